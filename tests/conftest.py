@@ -1,0 +1,74 @@
+"""Shared fixtures: where the shared data lives, small real datasets, small generated weights."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from server.model.factory import create_model, get_architecture
+from server.model.spec import WEIGHTS_FILENAME, ModelSpec, sha256_file
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_root() -> Path:
+    """``../shared/data`` beside the checkout (or $DEEPFAKE_SHARED_DATA); tests need the real data."""
+    candidates = [os.environ.get("DEEPFAKE_SHARED_DATA", ""), REPO.parent / "shared" / "data", "/work/shared/data"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "dfdc-faces" / "manifest.csv").exists():
+            return Path(candidate)
+    raise RuntimeError("shared data not found: set DEEPFAKE_SHARED_DATA to the folder holding dfdc-faces/")
+
+
+@pytest.fixture(scope="session")
+def dfdc_dir() -> Path:
+    return shared_data_root() / "dfdc-faces"
+
+
+@pytest.fixture(scope="session")
+def photos_dir() -> Path:
+    return shared_data_root() / "photos"
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory, dfdc_dir: Path) -> Path:
+    """48 real DFDC crops (real/ + deepfake/) with a manifest splitting them by identity unit."""
+    root = tmp_path_factory.mktemp("tiny-dfdc")
+    with open(dfdc_dir / "manifest.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    rng = random.Random(7)
+    picked = []
+    for split in ("train", "val"):
+        for label in ("REAL", "FAKE"):
+            pool = [r for r in rows if r["split"] == split and r["label"] == label]
+            picked += rng.sample(pool, 16 if split == "train" else 8)
+    for folder in ("real", "deepfake"):
+        (root / folder).mkdir()
+    with open(root / "manifest.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["path", "label", "split", "split_unit"])
+        writer.writeheader()
+        for r in picked:
+            target = ("real/" if r["label"] == "REAL" else "deepfake/") + Path(r["path"]).name
+            shutil.copy(dfdc_dir / r["path"], root / target)
+            writer.writerow({"path": target, "label": r["label"], "split": r["split"], "split_unit": r["split_unit"]})
+    return root
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained EfficientNet-Lite0 with a valid spec: fast to make, real in shape and code path."""
+    out = tmp_path_factory.mktemp("random-weights")
+    torch.manual_seed(0)
+    model = create_model("efficientnet_lite0")
+    torch.save(model.state_dict(), out / WEIGHTS_FILENAME)
+    arch = get_architecture("efficientnet_lite0")
+    spec = ModelSpec(architecture=arch.name, input_size=arch.input_size, mean=arch.mean, std=arch.std,
+                     name="random-lite0", weights_sha256=sha256_file(out / WEIGHTS_FILENAME))
+    spec.save(out)
+    return out

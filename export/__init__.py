@@ -1,0 +1,1 @@
+"""Checkpoint -> inference artifacts (TorchScript, TensorRT), each verified against the eager model."""

@@ -1,0 +1,112 @@
+"""Server assembly (``create_server``) and the process entry point (``main``)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from concurrent import futures
+from dataclasses import dataclass
+from types import FrameType
+
+import grpc
+from deepfake.v1 import detector_pb2, detector_pb2_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from server import logs
+from server.config import Config, load_config
+from server.errors import DeepfakeError
+from server.service import DetectionService
+from server.transport.interceptors import ServiceInterceptor
+from server.transport.servicer import DeepfakeDetectorServicer
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = detector_pb2.DESCRIPTOR.services_by_name["DeepfakeDetector"].full_name
+MESSAGE_LIMIT = 16 * 1024 * 1024  # room for a 10 MB image plus the request's other fields
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    port: int
+    service: DetectionService
+    health: health.HealthServicer
+
+    def mark_serving(self) -> None:
+        for name in ("", SERVICE_NAME):
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def stop(self, grace: float) -> None:
+        """Health NOT_SERVING first (load balancers stop sending), then let in-flight calls finish."""
+        self.service.begin_shutdown()
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        self.service.close()
+
+
+def create_server(config: Config, service: DetectionService) -> RunningServer:
+    """A started gRPC server on ``config.address`` (port 0 picks a free port). Health stays NOT_SERVING
+    until ``mark_serving`` is called after the model has loaded."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=config.grpc_workers, thread_name_prefix="grpc"),
+        interceptors=[ServiceInterceptor()],
+        options=[
+            ("grpc.max_receive_message_length", MESSAGE_LIMIT),
+            ("grpc.max_send_message_length", MESSAGE_LIMIT),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    detector_pb2_grpc.add_DeepfakeDetectorServicer_to_server(DeepfakeDetectorServicer(service), server)
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(config.address)
+    if port == 0:
+        raise RuntimeError(f"could not bind the gRPC server to {config.address}")
+    server.start()
+    return RunningServer(server, port, service, health_servicer)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        config = load_config(argv)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    logs.configure(config.log_level, config.log_format)
+    service = DetectionService(config)
+    running = create_server(config, service)
+    log.info("gRPC server listening on %s:%d (health NOT_SERVING until the model is loaded)", config.host, running.port)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: draining for up to %.0f s", signal.Signals(signum).name, config.grace_s)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        service.load()
+    except (DeepfakeError, FileNotFoundError, ValueError) as exc:  # configuration problems: say what, no traceback
+        log.error("cannot start: %s", exc)
+        running.server.stop(0)
+        return 1
+    except Exception:
+        log.exception("could not load the model from %s", config.weights)
+        running.server.stop(0)
+        return 1
+    running.mark_serving()
+    log.info("serving")
+    stop.wait()
+    running.stop(config.grace_s)
+    log.info("stopped")
+    return 0

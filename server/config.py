@@ -1,0 +1,120 @@
+"""One frozen configuration object, built once at the entry point and passed down.
+
+Every field can be set by a CLI flag (``--max-image-mb 5``) or an environment variable
+(``DEEPFAKE_MAX_IMAGE_MB=5``); flags win over the environment, which wins over the defaults below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "DEEPFAKE_"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_WEIGHTS = REPO_ROOT / "weights" / "default"
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Config:
+    # Network
+    host: str = _setting("127.0.0.1", "address the gRPC server binds to (0.0.0.0 in containers)")
+    port: int = _setting(50051, "gRPC port (0 picks a free one)")
+    grpc_workers: int = _setting(16, "gRPC handler threads (requests decoded and detected concurrently)")
+    grace_s: float = _setting(10.0, "on SIGTERM, seconds in-flight requests get to finish")
+    # Model
+    weights: Path = _setting(DEFAULT_WEIGHTS, "folder with model.pt, its exports and model_spec.json")
+    engine: str = _setting("torchscript", "inference engine: torchscript, eager or tensorrt")
+    device: str = _setting("cpu", "cpu, cuda, cuda:N or auto")
+    threads: int = _setting(0, "torch intra-op threads (0: the number of CPU cores)")
+    # Input limits
+    max_image_mb: float = _setting(10.0, "largest accepted upload, in MB")
+    max_pixels: int = _setting(50_000_000, "largest accepted image area, checked before decoding")
+    # Faces
+    max_faces: int = _setting(16, "most faces classified per image (largest first)")
+    face_min_confidence: float = _setting(0.9, "face detector confidence below which a detection is ignored")
+    min_face_px: int = _setting(24, "faces smaller than this (shorter box side, pixels) are ignored")
+    detect_max_side: int = _setting(1280, "images are downscaled to this longest side for face detection")
+    # Grad-CAM
+    heatmap_max_side: int = _setting(1024, "longest side of the returned heatmap PNG")
+    # Logging
+    log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR")
+    log_format: str = _setting("json", "json (one object per line) or text")
+
+    @property
+    def max_image_bytes(self) -> int:
+        return int(self.max_image_mb * 1024 * 1024)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def _fields() -> list[tuple[dataclasses.Field[Any], type]]:
+    hints = get_type_hints(Config)
+    return [(f, hints[f.name]) for f in dataclasses.fields(Config)]
+
+
+def _convert(raw: str, kind: type, name: str) -> Any:
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"{name}: expected true/false, got {raw!r}")
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}: expected {kind.__name__}, got {raw!r}") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m server",
+        description="Deepfake detection gRPC server. Every flag can also be set as DEEPFAKE_<FLAG> (e.g. "
+        "DEEPFAKE_PORT=50052).",
+    )
+    for f, kind in _fields():
+        flag = "--" + f.name.replace("_", "-")
+        env = ENV_PREFIX + f.name.upper()
+        p.add_argument(flag, dest=f.name, type=str, default=None,
+                       help=f"{f.metadata['help']} [{env}, default {f.default}]", metavar=kind.__name__.upper())
+    return p
+
+
+def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Defaults, overridden by DEEPFAKE_* variables, overridden by flags."""
+    environ = os.environ if environ is None else environ
+    args = vars(parser().parse_args(argv))
+    values: dict[str, Any] = {}
+    for f, kind in _fields():
+        raw = args[f.name] if args[f.name] is not None else environ.get(ENV_PREFIX + f.name.upper())
+        if raw is not None:
+            values[f.name] = _convert(raw, kind, f.name)
+    return validate(Config(**values))
+
+
+def validate(config: Config) -> Config:
+    problems = []
+    if not 0 <= config.port <= 65535:
+        problems.append(f"port {config.port} is out of range")
+    if config.engine not in {"torchscript", "eager", "tensorrt"}:
+        problems.append(f"engine {config.engine!r} is not one of torchscript, eager, tensorrt")
+    if config.max_image_mb <= 0 or config.max_pixels <= 0:
+        problems.append("image limits must be positive")
+    if config.max_faces < 1:
+        problems.append("max_faces must be at least 1")
+    if config.log_format not in {"json", "text"}:
+        problems.append(f"log_format {config.log_format!r} is not json or text")
+    if problems:
+        raise ValueError("invalid configuration: " + "; ".join(problems))
+    return config

@@ -1,0 +1,88 @@
+"""The service's own result types; the transport converts them to and from protobuf messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Box:
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    box: Box
+    detection_confidence: float
+    fake_probability: float
+    label: str
+    confidence: float  # 0-100, in `label`
+
+
+@dataclass(frozen=True)
+class Timings:
+    decode_ms: float = 0.0
+    faces_ms: float = 0.0
+    inference_ms: float = 0.0
+    gradcam_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Prediction:
+    prediction: str
+    confidence: float
+    explanation: str
+    filename: str
+    model: str
+    device: str
+    engine: str
+    fake_probability: float
+    threshold: float
+    faces: tuple[FaceResult, ...]
+    face_found: bool
+    request_id: str
+    image_sha256: str
+    image_width: int
+    image_height: int
+    image_format: str
+    image_bytes: int
+    timings: Timings
+    heatmap_png: bytes = b""
+
+    @property
+    def grad_cam_available(self) -> bool:
+        return bool(self.heatmap_png)
+
+
+@dataclass(frozen=True)
+class Health:
+    status: str  # "healthy", "starting" or "stopping"
+    app: str
+    version: str
+    model_loaded: bool
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    model_name: str
+    device: str
+    model_path: str
+    total_parameters: int
+    trainable_parameters: int
+    architecture: str
+    engine: str
+    input_size: int
+    labels: tuple[str, ...]
+    threshold: float
+    calibration: str
+    face_detector: str
+    weights_sha256: str
+    init: str
+    version: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics_dataset: str = ""

@@ -1,0 +1,60 @@
+"""Face detection with MTCNN (facenet-pytorch; its weights ship inside the wheel, nothing is downloaded).
+
+The training crops were cut from MTCNN boxes, so the server uses the same detector: a different detector's
+boxes would shift the crops and with them the model's inputs.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from server.model.preprocess import RESAMPLE
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels of the full image
+    confidence: float
+
+    @property
+    def area(self) -> float:
+        x0, y0, x1, y1 = self.box
+        return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
+
+class FaceDetector:
+    """Finds faces, largest first. One detection at a time (MTCNN keeps no per-call state, but running
+    several at once only oversubscribes the CPU cores that inference needs)."""
+
+    def __init__(self, device: torch.device, min_confidence: float, min_face_px: int, max_side: int) -> None:
+        from facenet_pytorch import MTCNN  # heavy import, kept out of module import time
+
+        self.min_confidence = min_confidence
+        self.min_face_px = min_face_px
+        self.max_side = max_side
+        # min_face_size is in pixels of the image MTCNN sees (after our downscale).
+        self._mtcnn = MTCNN(keep_all=True, device=device, min_face_size=20, post_process=False).eval()
+        self._lock = threading.Lock()
+
+    def detect(self, image: Image.Image, max_faces: int) -> list[DetectedFace]:
+        scale = min(1.0, self.max_side / max(image.size))
+        small = image if scale == 1.0 else image.resize(
+            (max(1, round(image.width * scale)), max(1, round(image.height * scale))), RESAMPLE
+        )
+        with self._lock, torch.inference_mode():
+            boxes, probs = self._mtcnn.detect(small)
+        if boxes is None:
+            return []
+        faces = []
+        for box, prob in zip(np.asarray(boxes, dtype=np.float64), np.asarray(probs, dtype=np.float64), strict=True):
+            x0, y0, x1, y1 = (float(v) / scale for v in box)
+            if prob < self.min_confidence or min(x1 - x0, y1 - y0) < self.min_face_px:
+                continue
+            faces.append(DetectedFace((x0, y0, x1, y1), float(prob)))
+        faces.sort(key=lambda f: f.area, reverse=True)
+        return faces[:max_faces]

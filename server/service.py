@@ -1,0 +1,220 @@
+"""The detection pipeline: decode and validate -> detect faces -> crop -> classify (batched) -> verdict ->
+optional Grad-CAM. No transport concerns here: inputs are bytes and strings, outputs domain objects.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from server import APP_NAME, __version__
+from server.batching import Batcher
+from server.config import Config
+from server.domain import Box, FaceResult, Health, ModelInfo, Prediction, Timings
+from server.engine import load_engine, resolve_device
+from server.errors import ModelNotReady
+from server.faces import DetectedFace, FaceDetector
+from server.gradcam import GradCam, render_overlay
+from server.imaging.decode import DecodedImage, ImageLimits, decode_image
+from server.imaging.upload import parse_upload, sanitize_filename
+from server.model.factory import get_architecture, load_trained
+from server.model.preprocess import crop_face, fit_to_input, images_to_batch
+from server.model.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+
+def _never() -> bool:
+    return False
+
+
+class DetectionService:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.limits = ImageLimits(max_bytes=config.max_image_bytes, max_pixels=config.max_pixels)
+        self._ready = threading.Event()
+        self._stopping = False
+        self._pending = 0  # requests between arrival and inference, a hint for the batcher
+        self._pending_lock = threading.Lock()
+
+    # ---- lifecycle -------------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load model, detector and explainer, warm them up, then mark the service ready."""
+        started = time.perf_counter()
+        cfg = self.config
+        torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+        self.weights = Path(cfg.weights)
+        self.spec = ModelSpec.load(self.weights)
+        self.device = resolve_device(cfg.device)
+        self.engine = load_engine(cfg.engine, self.weights, self.spec, self.device)
+        self.engine.warmup()
+        eager = load_trained(self.weights, self.spec, str(self.device))
+        self.parameters = sum(p.numel() for p in eager.parameters())
+        self.explainer = GradCam(eager, get_architecture(self.spec.architecture).gradcam_layer)
+        self.detector = FaceDetector(self.device, cfg.face_min_confidence, cfg.min_face_px, cfg.detect_max_side)
+        self.batcher = Batcher(self.engine, pending=lambda: self._pending)
+        self.batcher.start()
+        self._warm_pipeline()
+        self._ready.set()
+        log.info("model %s loaded with engine %s on %s in %.1f s", self.spec.name, cfg.engine, self.device,
+                 time.perf_counter() - started)
+
+    def _warm_pipeline(self) -> None:
+        """One detection and one explanation, so the first user request does not pay for lazy set-up."""
+        blank = Image.new("RGB", (320, 240), (128, 128, 128))
+        self.detector.detect(blank, 1)
+        batch = images_to_batch([blank], self.spec)
+        self.explainer.explain(batch, [1.0])
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set() and not self._stopping
+
+    def begin_shutdown(self) -> None:
+        self._stopping = True
+
+    def close(self) -> None:
+        self._stopping = True
+        if self._ready.is_set():
+            self.batcher.stop()
+
+    # ---- predictions -----------------------------------------------------------------------------------
+
+    def predict_upload(self, body: bytes, content_type: str, filename: str, explain: bool, is_face_crop: bool,
+                       request_id: str, abandoned: Callable[[], bool] = _never) -> Prediction:
+        upload = parse_upload(body, content_type, filename)
+        return self.predict(upload.data, upload.filename, explain, is_face_crop, request_id, abandoned)
+
+    def predict(self, data: bytes, filename: str, explain: bool, is_face_crop: bool, request_id: str,
+                abandoned: Callable[[], bool] = _never) -> Prediction:
+        if not self.ready:
+            raise ModelNotReady("The model is not ready yet; please retry in a few seconds.")
+        started = time.perf_counter()
+        with self._in_flight():
+            decoded = decode_image(data, self.limits)
+            decoded_at = time.perf_counter()
+            faces = [] if is_face_crop else self.detector.detect(decoded.image, self.config.max_faces)
+            detected_at = time.perf_counter()
+            if faces:
+                regions = [self.spec.face_crop.crop_box(f.box) for f in faces]
+                crops = [crop_face(decoded.image, f.box, self.spec) for f in faces]
+            else:
+                regions = [(0.0, 0.0, float(decoded.width), float(decoded.height))]
+                crops = [fit_to_input(decoded.image, self.spec)]
+            batch = images_to_batch(crops, self.spec)
+        logits = self.batcher.submit(batch, abandoned).result()
+        inferred_at = time.perf_counter()
+        probabilities = [self.spec.calibration.probability(float(z)) for z in logits]
+
+        heatmap = b""
+        if explain:
+            signs = [1.0 if p >= self.spec.threshold else -1.0 for p in probabilities]
+            cams = self.explainer.explain(batch, signs)
+            heatmap = render_overlay(decoded.image, list(cams), regions, self.config.heatmap_max_side)
+        finished = time.perf_counter()
+
+        return self._verdict(
+            decoded, sanitize_filename(filename), faces, probabilities, request_id, heatmap,
+            Timings(
+                decode_ms=_ms(decoded_at - started), faces_ms=_ms(detected_at - decoded_at),
+                inference_ms=_ms(inferred_at - detected_at), gradcam_ms=_ms(finished - inferred_at) if explain else 0.0,
+                total_ms=_ms(finished - started),
+            ),
+        )
+
+    @contextmanager
+    def _in_flight(self) -> Iterator[None]:
+        with self._pending_lock:
+            self._pending += 1
+        try:
+            yield
+        finally:
+            with self._pending_lock:
+                self._pending -= 1
+
+    def _verdict(self, decoded: DecodedImage, filename: str, faces: list[DetectedFace], probabilities: list[float],
+                 request_id: str, heatmap: bytes, timings: Timings) -> Prediction:
+        spec = self.spec
+        results = tuple(
+            FaceResult(
+                box=_clamp(f.box, decoded.width, decoded.height), detection_confidence=f.confidence,
+                fake_probability=p, label=spec.label_for(p), confidence=_confidence(p, spec.threshold),
+            )
+            for f, p in zip(faces, probabilities if faces else [], strict=True)
+        )
+        image_probability = max(probabilities)
+        label = spec.label_for(image_probability)
+        return Prediction(
+            prediction=label, confidence=_confidence(image_probability, spec.threshold),
+            explanation=_explain(results, image_probability, label, spec.threshold),
+            filename=filename, model=spec.name or spec.architecture, device=str(self.device),
+            engine=self.config.engine, fake_probability=image_probability, threshold=spec.threshold,
+            faces=results, face_found=bool(results), request_id=request_id, image_sha256=decoded.sha256,
+            image_width=decoded.width, image_height=decoded.height, image_format=decoded.format,
+            image_bytes=decoded.size_bytes, timings=timings, heatmap_png=heatmap,
+        )
+
+    # ---- information -----------------------------------------------------------------------------------
+
+    def health(self) -> Health:
+        status = "stopping" if self._stopping else ("healthy" if self._ready.is_set() else "starting")
+        return Health(status=status, app=APP_NAME, version=__version__, model_loaded=self._ready.is_set())
+
+    def model_info(self) -> ModelInfo:
+        if not self._ready.is_set():
+            raise ModelNotReady("The model is not loaded yet; please retry in a few seconds.")
+        spec = self.spec
+        c = spec.calibration
+        val = spec.metrics.get("val", {})
+        return ModelInfo(
+            model_name=spec.name or spec.architecture, device=str(self.device), model_path=str(self.weights),
+            total_parameters=self.parameters, trainable_parameters=self.parameters,
+            architecture=spec.architecture, engine=self.config.engine, input_size=spec.input_size,
+            labels=spec.labels, threshold=spec.threshold,
+            calibration=f"{c.method}: p = sigmoid({c.scale:.4f} * logit + {c.bias:.4f}), "
+            f"fitted on {c.fitted_on or 'nothing'}",
+            face_detector=f"{spec.face_crop.detector} (facenet-pytorch)", weights_sha256=spec.weights_sha256,
+            init=spec.init, version=__version__, metrics=val,
+            metrics_dataset=f"{spec.training.get('data', '?')}: {spec.training.get('split', '')}" if val else "",
+        )
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 3)
+
+
+def _confidence(probability: float, threshold: float) -> float:
+    """0-100 confidence in the label the probability gets (the original app's `confidence`)."""
+    return round(100.0 * (probability if probability >= threshold else 1.0 - probability), 2)
+
+
+def _clamp(box: tuple[float, float, float, float], width: int, height: int) -> Box:
+    x0, y0, x1, y1 = box
+    return Box(max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1))
+
+
+def _explain(faces: tuple[FaceResult, ...], probability: float, label: str, threshold: float) -> str:
+    pct = f"{probability * 100:.0f}%"
+    if not faces:
+        verdict = "shows signs of manipulation" if label != "Real" else "looks authentic"
+        return (f"No face was found, so the whole image was analysed; it {verdict} "
+                f"(deepfake probability {pct}). Results are less reliable without a face.")
+    if len(faces) == 1:
+        verdict = "shows signs of manipulation" if label != "Real" else "looks authentic"
+        return f"One face was analysed; it {verdict} (deepfake probability {pct})."
+    fakes = [i + 1 for i, f in enumerate(faces) if f.fake_probability >= threshold]
+    if not fakes:
+        return f"{len(faces)} faces were analysed; all look authentic (highest deepfake probability {pct})."
+    which = ", ".join(str(i) for i in fakes)
+    noun = "face" if len(fakes) == 1 else "faces"
+    return (f"{len(faces)} faces were analysed; {noun} {which} (numbered largest first) "
+            f"{'shows' if len(fakes) == 1 else 'show'} signs of manipulation (highest deepfake probability {pct}).")

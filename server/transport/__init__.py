@@ -1,0 +1,1 @@
+"""gRPC transport: servicer, protobuf codec and interceptors (the only layer that imports *_pb2)."""

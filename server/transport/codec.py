@@ -1,0 +1,80 @@
+"""Conversions between protobuf messages and the service's domain objects, in one place."""
+
+from __future__ import annotations
+
+from deepfake.v1 import detector_pb2 as pb
+
+from server.domain import Health, ModelInfo, Prediction
+
+
+def prediction_to_pb(p: Prediction) -> pb.PredictResponse:
+    return pb.PredictResponse(
+        prediction=p.prediction,
+        confidence=p.confidence,
+        explanation=p.explanation,
+        filename=p.filename,
+        model=p.model,
+        device=p.device,
+        grad_cam_available=p.grad_cam_available,
+        fake_probability=p.fake_probability,
+        faces=[
+            pb.Face(
+                box=pb.Box(x_min=f.box.x_min, y_min=f.box.y_min, x_max=f.box.x_max, y_max=f.box.y_max),
+                detection_confidence=f.detection_confidence,
+                fake_probability=f.fake_probability,
+                label=f.label,
+                confidence=f.confidence,
+            )
+            for f in p.faces
+        ],
+        face_found=p.face_found,
+        heatmap_png=p.heatmap_png,
+        request_id=p.request_id,
+        image_sha256=p.image_sha256,
+        timings=pb.StageTimings(
+            decode_ms=p.timings.decode_ms,
+            faces_ms=p.timings.faces_ms,
+            inference_ms=p.timings.inference_ms,
+            gradcam_ms=p.timings.gradcam_ms,
+            total_ms=p.timings.total_ms,
+        ),
+        image_width=p.image_width,
+        image_height=p.image_height,
+        engine=p.engine,
+        threshold=p.threshold,
+    )
+
+
+def health_to_pb(h: Health) -> pb.HealthResponse:
+    return pb.HealthResponse(status=h.status, app=h.app, version=h.version, model_loaded=h.model_loaded)
+
+
+def model_info_to_pb(m: ModelInfo) -> pb.ModelInfoResponse:
+    metrics = m.metrics
+    return pb.ModelInfoResponse(
+        model_name=m.model_name,
+        device=m.device,
+        model_path=m.model_path,
+        total_parameters=m.total_parameters,
+        trainable_parameters=m.trainable_parameters,
+        architecture=m.architecture,
+        engine=m.engine,
+        input_size=m.input_size,
+        labels=list(m.labels),
+        threshold=m.threshold,
+        calibration=m.calibration,
+        face_detector=m.face_detector,
+        weights_sha256=m.weights_sha256,
+        init=m.init,
+        metrics=pb.ModelMetrics(
+            dataset=m.metrics_dataset,
+            images=int(metrics.get("n", 0)),
+            auc=float(metrics.get("auc", 0.0)),
+            accuracy=float(metrics.get("accuracy", 0.0)),
+            precision=float(metrics.get("precision", 0.0)),
+            recall=float(metrics.get("recall", 0.0)),
+            log_loss=float(metrics.get("log_loss", 0.0)),
+            expected_calibration_error=float(metrics.get("ece", 0.0)),
+        ),
+        version=m.version,
+    )

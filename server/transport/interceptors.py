@@ -1,0 +1,84 @@
+"""Request ids, access logs and the mapping of domain errors to gRPC status codes."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from grpc_interceptor import ServerInterceptor
+
+from server import errors
+from server.logs import request_id_var
+
+log = logging.getLogger("server.access")
+
+# Most specific first: the first matching class decides.
+STATUS_FOR_ERROR: tuple[tuple[type[errors.DeepfakeError], grpc.StatusCode], ...] = (
+    (errors.InvalidImage, grpc.StatusCode.INVALID_ARGUMENT),
+    (errors.InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
+    (errors.Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (errors.ModelNotReady, grpc.StatusCode.UNAVAILABLE),
+    (errors.NotFound, grpc.StatusCode.NOT_FOUND),
+    (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (errors.EngineUnavailable, grpc.StatusCode.UNAVAILABLE),
+)
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def status_for(exc: errors.DeepfakeError) -> grpc.StatusCode:
+    for kind, code in STATUS_FOR_ERROR:
+        if isinstance(exc, kind):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def request_id_from(context: grpc.ServicerContext) -> str:
+    """The caller's x-request-id when it is a sane token (Envoy sets one), else a new one."""
+    for key, value in context.invocation_metadata() or ():
+        if key == "x-request-id" and isinstance(value, str) and _CLIENT_REQUEST_ID.match(value):
+            return value
+    return uuid.uuid4().hex
+
+
+class ServiceInterceptor(ServerInterceptor):  # type: ignore[misc]
+    """Gives every call a request id (logged, returned as ``x-request-id``), writes one access-log line
+    per call, and turns exceptions into status codes: domain errors keep their user-facing message,
+    anything else becomes INTERNAL with a generic message and is logged with its traceback."""
+
+    def intercept(self, method: Callable[..., Any], request: Any, context: grpc.ServicerContext,
+                  method_name: str) -> Any:
+        request_id = request_id_from(context)
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        trailers: list[tuple[str, str]] = [("x-request-id", request_id)]
+        try:
+            return method(request, context)
+        except errors.DeepfakeError as exc:
+            code = status_for(exc)
+            if isinstance(exc, errors.Overloaded):
+                trailers.append(("retry-after", str(max(1, round(exc.retry_after_s)))))
+            context.set_trailing_metadata(tuple(trailers))
+            context.abort(code, str(exc))
+        except Exception:
+            if not context.is_active():  # the caller cancelled or its deadline passed; nobody to answer
+                code = grpc.StatusCode.CANCELLED
+                raise
+            code = grpc.StatusCode.INTERNAL
+            log.exception("unhandled error in %s", method_name)
+            context.set_trailing_metadata(tuple(trailers))
+            context.abort(code, f"Internal error. Please report request id {request_id}.")
+        finally:
+            if code is grpc.StatusCode.OK:
+                context.set_trailing_metadata(tuple(trailers))
+            log.info("%s %s", method_name, code.name, extra={
+                "rpc": method_name, "code": code.name, "duration_ms": round((time.perf_counter() - started) * 1e3, 2),
+                "peer": context.peer(),
+            })
+            request_id_var.reset(token)

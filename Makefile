@@ -14,27 +14,39 @@ EPOCHS ?= 15
 DEVICE ?= cpu
 OUTPUT ?= runs/$(MODEL)
 
-.PHONY: help venv test lint train evaluate export clean
+.PHONY: help venv run serve test lint proto train evaluate export clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt clients/python/pyproject.toml
 	$(PYTHON_BOOT) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.14.1 torchvision==0.29.1
 	$(PIP) install --quiet -r requirements-dev.txt
 	$(PIP) install --quiet --no-deps facenet-pytorch==2.6.0
+	$(PIP) install --quiet --no-deps -e clients/python
 	touch $@
 
 venv: $(STAMP)  ## create .venv with everything (first use only)
+
+run: serve  ## start the service
+
+serve: $(STAMP)  ## the gRPC server alone on :50051 (flags: make serve ARGS="--engine eager")
+	$(PY) -m server $(ARGS)
 
 test: $(STAMP)  ## run every test
 	$(PY) -m pytest
 
 lint: $(STAMP)  ## ruff and mypy
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy server training export
+	$(VENV)/bin/mypy server training export clients/python/src/deepfake_client
+
+# The Python stubs are committed (so the client installs anywhere with plain pip); this regenerates them.
+proto: $(STAMP)  ## regenerate the gRPC stubs in clients/python/src from proto/
+	$(PY) -m grpc_tools.protoc -I proto -I $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+		--python_out=clients/python/src --grpc_python_out=clients/python/src --pyi_out=clients/python/src \
+		proto/deepfake/v1/*.proto
 
 train: $(STAMP)  ## train a model: make train MODEL=efficientnet_lite0 EPOCHS=15 DEVICE=cuda OUTPUT=runs/x
 	$(PY) -m training train --data-dir $(DATA) --model $(MODEL) --epochs $(EPOCHS) --device $(DEVICE) \

@@ -14,7 +14,7 @@ EPOCHS ?= 15
 DEVICE ?= cpu
 OUTPUT ?= runs/$(MODEL)
 
-.PHONY: help venv run serve test lint proto train evaluate export clean
+.PHONY: help venv run serve test lint proto bench train evaluate export clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ test: $(STAMP)  ## run every test
 lint: $(STAMP)  ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy server training export clients/python/src/deepfake_client
+
+bench: $(STAMP)  ## benchmark report (throughput, latency, memory; naive baseline): make bench ARGS="--write docs/benchmarks.md"
+	$(PY) -m bench $(ARGS)
 
 # The Python stubs are committed (so the client installs anywhere with plain pip); this regenerates them.
 proto: $(STAMP)  ## regenerate the gRPC stubs in clients/python/src from proto/

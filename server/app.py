@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from server import logs
+from server.allocator import tune_malloc
 from server.config import Config, load_config
 from server.errors import DeepfakeError
 from server.service import DetectionService
@@ -82,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     logs.configure(config.log_level, config.log_format)
+    tune_malloc()
     service = DetectionService(config)
     running = create_server(config, service)
     log.info("gRPC server listening on %s:%d (health NOT_SERVING until the model is loaded)", config.host, running.port)

@@ -42,9 +42,9 @@ class Config:
     max_faces: int = _setting(16, "most faces classified per image (largest first)")
     face_min_confidence: float = _setting(0.9, "face detector confidence below which a detection is ignored")
     min_face_px: int = _setting(24, "faces smaller than this (shorter box side, pixels) are ignored")
-    detect_max_side: int = _setting(1280, "images are downscaled to this longest side for face detection")
+    detect_max_side: int = _setting(800, "images are downscaled to this longest side for face detection")
     # Grad-CAM
-    heatmap_max_side: int = _setting(1024, "longest side of the returned heatmap PNG")
+    heatmap_max_side: int = _setting(768, "longest side of the returned heatmap PNG")
     # Logging
     log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR")
     log_format: str = _setting("json", "json (one object per line) or text")

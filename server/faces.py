@@ -6,7 +6,6 @@ boxes would shift the crops and with them the model's inputs.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,8 +27,8 @@ class DetectedFace:
 
 
 class FaceDetector:
-    """Finds faces, largest first. One detection at a time (MTCNN keeps no per-call state, but running
-    several at once only oversubscribes the CPU cores that inference needs)."""
+    """Finds faces, largest first. ``downscale`` runs in request threads (PIL only); ``detect`` runs torch
+    and is called on the inference worker thread, one detection at a time."""
 
     def __init__(self, device: torch.device, min_confidence: float, min_face_px: int, max_side: int) -> None:
         from facenet_pytorch import MTCNN  # heavy import, kept out of module import time
@@ -39,14 +38,18 @@ class FaceDetector:
         self.max_side = max_side
         # min_face_size is in pixels of the image MTCNN sees (after our downscale).
         self._mtcnn = MTCNN(keep_all=True, device=device, min_face_size=20, post_process=False).eval()
-        self._lock = threading.Lock()
 
-    def detect(self, image: Image.Image, max_faces: int) -> list[DetectedFace]:
+    def downscale(self, image: Image.Image) -> tuple[Image.Image, float]:
+        """The image MTCNN should see (longest side at most ``max_side``) and its scale factor."""
         scale = min(1.0, self.max_side / max(image.size))
-        small = image if scale == 1.0 else image.resize(
-            (max(1, round(image.width * scale)), max(1, round(image.height * scale))), RESAMPLE
-        )
-        with self._lock, torch.inference_mode():
+        if scale == 1.0:
+            return image, 1.0
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        return image.resize(size, RESAMPLE, reducing_gap=2.0), scale
+
+    def detect(self, small: Image.Image, scale: float, max_faces: int) -> list[DetectedFace]:
+        """Faces in a ``downscale``d image, with boxes in pixels of the full image."""
+        with torch.inference_mode():
             boxes, probs = self._mtcnn.detect(small)
         if boxes is None:
             return []

@@ -1,6 +1,8 @@
 """Grad-CAM on the eager model, and the heatmap overlay returned to users.
 
-The explainer owns its own eager model. Weights never require gradients: the target layer's activation is
+The explainer owns its own eager model, and an explained request takes its logits from the same forward
+pass, so asking for a heatmap costs one eager forward plus a backward through the classifier head only:
+weights never require gradients: the target layer's activation is
 detached and re-enabled for gradients in a forward hook, so the backward pass runs only from the logit
 back to that layer (about the cost of one forward pass, instead of three with full weight gradients).
 Hooks and backward passes are not safe to share between threads, so one explanation runs at a time.
@@ -30,10 +32,11 @@ class GradCam:
         self.layer = dict(self.model.named_modules())[target_layer]
         self._lock = threading.Lock()
 
-    def explain(self, batch: torch.Tensor, signs: Sequence[float]) -> np.ndarray:
-        """Class activation maps in [0, 1], shape (N, h, w), one per image of ``batch``.
+    def explain(self, batch: torch.Tensor, decision_logit: float) -> tuple[torch.Tensor, np.ndarray]:
+        """Logits (N,) and class activation maps in [0, 1] (N, h, w) from one forward and a short backward.
 
-        ``signs`` picks the direction per image: +1 explains "Deepfake" (the logit), -1 explains "Real".
+        Each map explains the image's own verdict: the "Deepfake" logit where it is at or above
+        ``decision_logit``, its negative ("Real") below.
         """
         captured: list[torch.Tensor] = []
 
@@ -50,13 +53,13 @@ class GradCam:
             finally:
                 handle.remove()
             activation = captured[0]
-            direction = torch.tensor(list(signs), dtype=logits.dtype, device=logits.device)
+            direction = torch.where(logits.detach() >= decision_logit, 1.0, -1.0)
             # Images in eval mode are independent, so one backward pass gives every image its own gradient.
             (grads,) = torch.autograd.grad((logits * direction).sum(), activation)
         weights = grads.mean(dim=(2, 3), keepdim=True)
         cam = torch.relu((weights * activation.detach()).sum(dim=1))
         peak = cam.flatten(1).max(dim=1).values.clamp_min(1e-8).view(-1, 1, 1)
-        return (cam / peak).float().cpu().numpy()
+        return logits.detach().float().cpu(), (cam / peak).float().cpu().numpy()
 
 
 def _colormap(values: np.ndarray) -> np.ndarray:
@@ -78,7 +81,9 @@ def render_overlay(image: Image.Image, cams: Sequence[np.ndarray], regions: Sequ
     scale = min(1.0, max_side / max(image.size))
     base = image.convert("RGB")
     if scale < 1.0:
-        base = base.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), RESAMPLE)
+        target = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        # reducing_gap: box-reduce by an integer factor first, then resample (much faster on big photos).
+        base = base.resize(target, RESAMPLE, reducing_gap=2.0)
     canvas = np.asarray(base, dtype=np.float32).copy()
     for cam, (x0, y0, x1, y1) in zip(cams, regions, strict=True):
         left, top = max(0, round(x0 * scale)), max(0, round(y0 * scale))
@@ -95,5 +100,6 @@ def render_overlay(image: Image.Image, cams: Sequence[np.ndarray], regions: Sequ
         alpha = (strength * heat)[..., None]
         region[:] = region * (1 - alpha) + _colormap(heat).astype(np.float32) * alpha
     out = io.BytesIO()
-    Image.fromarray(canvas.clip(0, 255).astype(np.uint8)).save(out, format="PNG", compress_level=3)
+    # Level 1: a third faster than the default for photos, about 5% larger.
+    Image.fromarray(canvas.clip(0, 255).astype(np.uint8)).save(out, format="PNG", compress_level=1)
     return out.getvalue()

@@ -19,7 +19,7 @@ from server import APP_NAME, __version__
 from server.batching import Batcher
 from server.config import Config
 from server.domain import Box, FaceResult, Health, ModelInfo, Prediction, Timings
-from server.engine import load_engine, resolve_device
+from server.engine import Engine, load_engine, resolve_device
 from server.errors import ModelNotReady
 from server.faces import DetectedFace, FaceDetector
 from server.gradcam import GradCam, render_overlay
@@ -48,32 +48,37 @@ class DetectionService:
     # ---- lifecycle -------------------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Load model, detector and explainer, warm them up, then mark the service ready."""
+        """Load model, detector and explainer on the inference thread, warm them up, then mark ready."""
         started = time.perf_counter()
         cfg = self.config
         torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
         self.weights = Path(cfg.weights)
         self.spec = ModelSpec.load(self.weights)
         self.device = resolve_device(cfg.device)
-        self.engine = load_engine(cfg.engine, self.weights, self.spec, self.device)
-        self.engine.warmup()
-        eager = load_trained(self.weights, self.spec, str(self.device))
-        self.parameters = sum(p.numel() for p in eager.parameters())
-        self.explainer = GradCam(eager, get_architecture(self.spec.architecture).gradcam_layer)
-        self.detector = FaceDetector(self.device, cfg.face_min_confidence, cfg.min_face_px, cfg.detect_max_side)
-        self.batcher = Batcher(self.engine, pending=lambda: self._pending)
-        self.batcher.start()
-        self._warm_pipeline()
+
+        def load_engine_warm() -> Engine:
+            engine = load_engine(cfg.engine, self.weights, self.spec, self.device)
+            engine.warmup()
+            return engine
+
+        self.worker = Batcher(load_engine_warm, max_batch=8, pending=lambda: self._pending)
+        self.engine = self.worker.start()
+        self.detector, self.explainer = self.worker.call(self._load_helpers).result()
         self._ready.set()
         log.info("model %s loaded with engine %s on %s in %.1f s", self.spec.name, cfg.engine, self.device,
                  time.perf_counter() - started)
 
-    def _warm_pipeline(self) -> None:
-        """One detection and one explanation, so the first user request does not pay for lazy set-up."""
+    def _load_helpers(self) -> tuple[FaceDetector, GradCam]:
+        """The face detector and the Grad-CAM explainer, each warmed by one call (runs on the worker)."""
+        cfg = self.config
+        detector = FaceDetector(self.device, cfg.face_min_confidence, cfg.min_face_px, cfg.detect_max_side)
+        eager = load_trained(self.weights, self.spec, str(self.device))
+        self.parameters = sum(p.numel() for p in eager.parameters())
+        explainer = GradCam(eager, get_architecture(self.spec.architecture).gradcam_layer)
         blank = Image.new("RGB", (320, 240), (128, 128, 128))
-        self.detector.detect(blank, 1)
-        batch = images_to_batch([blank], self.spec)
-        self.explainer.explain(batch, [1.0])
+        detector.detect(blank, 1.0, 1)
+        explainer.explain(images_to_batch([blank], self.spec), 0.0)
+        return detector, explainer
 
     @property
     def ready(self) -> bool:
@@ -85,7 +90,7 @@ class DetectionService:
     def close(self) -> None:
         self._stopping = True
         if self._ready.is_set():
-            self.batcher.stop()
+            self.worker.stop()
 
     # ---- predictions -----------------------------------------------------------------------------------
 
@@ -102,7 +107,7 @@ class DetectionService:
         with self._in_flight():
             decoded = decode_image(data, self.limits)
             decoded_at = time.perf_counter()
-            faces = [] if is_face_crop else self.detector.detect(decoded.image, self.config.max_faces)
+            faces = [] if is_face_crop else self._detect(decoded.image, abandoned)
             detected_at = time.perf_counter()
             if faces:
                 regions = [self.spec.face_crop.crop_box(f.box) for f in faces]
@@ -111,15 +116,17 @@ class DetectionService:
                 regions = [(0.0, 0.0, float(decoded.width), float(decoded.height))]
                 crops = [fit_to_input(decoded.image, self.spec)]
             batch = images_to_batch(crops, self.spec)
-        logits = self.batcher.submit(batch, abandoned).result()
-        inferred_at = time.perf_counter()
-        probabilities = [self.spec.calibration.probability(float(z)) for z in logits]
-
         heatmap = b""
         if explain:
-            signs = [1.0 if p >= self.spec.threshold else -1.0 for p in probabilities]
-            cams = self.explainer.explain(batch, signs)
+            # One eager pass gives both the verdict and the Grad-CAM maps (no second, TorchScript inference).
+            decision = self.spec.calibration.decision_logit(self.spec.threshold)
+            logits, cams = self.worker.call(lambda: self.explainer.explain(batch, decision), abandoned).result()
+            inferred_at = time.perf_counter()
             heatmap = render_overlay(decoded.image, list(cams), regions, self.config.heatmap_max_side)
+        else:
+            logits = self.worker.submit(batch, abandoned).result()
+            inferred_at = time.perf_counter()
+        probabilities = [self.spec.calibration.probability(float(z)) for z in logits]
         finished = time.perf_counter()
 
         return self._verdict(
@@ -130,6 +137,10 @@ class DetectionService:
                 total_ms=_ms(finished - started),
             ),
         )
+
+    def _detect(self, image: Image.Image, abandoned: Callable[[], bool]) -> list[DetectedFace]:
+        small, scale = self.detector.downscale(image)
+        return self.worker.call(lambda: self.detector.detect(small, scale, self.config.max_faces), abandoned).result()
 
     @contextmanager
     def _in_flight(self) -> Iterator[None]:

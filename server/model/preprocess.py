@@ -47,7 +47,7 @@ def to_uint8_chw(image: Image.Image) -> torch.Tensor:
 
 
 def normalize(batch: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
-    """uint8 NCHW (or CHW) -> float32 normalised with the spec's mean and std."""
+    """uint8 NCHW (or CHW) -> float32 normalised with the spec's mean and std, on the tensor's device."""
     x = batch.float().div_(255.0)
     shape = (3, 1, 1) if x.dim() == 3 else (1, 3, 1, 1)
     mean = torch.tensor(spec.mean, dtype=x.dtype, device=x.device).view(shape)
@@ -56,5 +56,13 @@ def normalize(batch: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
 
 
 def images_to_batch(images: Sequence[Image.Image], spec: ModelSpec) -> torch.Tensor:
-    """Model-ready float32 NCHW batch from input-sized RGB images."""
-    return normalize(torch.stack([to_uint8_chw(fit_to_input(im, spec)) for im in images]), spec)
+    """Model-ready float32 NCHW batch from RGB images (resized to the input size when needed).
+
+    The same float32 arithmetic as ``normalize``, done in numpy: request threads prepare batches without
+    touching torch's OpenMP pool, which belongs to the inference thread.
+    """
+    pixels = np.stack([np.asarray(fit_to_input(im, spec), dtype=np.uint8) for im in images])
+    x = pixels.astype(np.float32) / np.float32(255.0)
+    x -= np.asarray(spec.mean, dtype=np.float32)
+    x /= np.asarray(spec.std, dtype=np.float32)
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))

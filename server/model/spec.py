@@ -56,6 +56,10 @@ class Calibration:
     bias: float = 0.0
     fitted_on: str = ""
 
+    def decision_logit(self, threshold: float) -> float:
+        """The raw logit at which the calibrated probability equals ``threshold`` (scale is positive)."""
+        return (math.log(threshold / (1.0 - threshold)) - self.bias) / self.scale
+
     def probability(self, logit: float) -> float:
         z = self.scale * logit + self.bias
         # Numerically stable sigmoid for large |z|.

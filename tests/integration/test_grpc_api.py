@@ -61,7 +61,7 @@ def test_grad_cam_heatmap_is_a_png_of_the_image(stub: Stub, photos_dir: Path) ->
     assert r.grad_cam_available
     heatmap = Image.open(io.BytesIO(r.heatmap_png))
     assert heatmap.format == "PNG"
-    assert max(heatmap.size) == 1024
+    assert max(heatmap.size) == 768
     assert heatmap.size[0] / heatmap.size[1] == pytest.approx(r.image_width / r.image_height, rel=0.01)
     assert r.timings.gradcam_ms > 0
 

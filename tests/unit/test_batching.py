@@ -45,7 +45,7 @@ def test_batching_never_changes_results(engine: Engine) -> None:
     torch.manual_seed(0)
     inputs = [torch.randn(n, 3, 224, 224) for n in (1, 3, 1, 2, 1, 1, 4, 1)]
     expected = [engine.run(x) for x in inputs]
-    batcher = Batcher(engine, max_batch=8, max_delay_ms=20, pending=lambda: 1)
+    batcher = Batcher(lambda: engine, max_batch=8, max_delay_ms=20, pending=lambda: 1)
     batcher.start()
     try:
         with ThreadPoolExecutor(8) as pool:
@@ -60,7 +60,7 @@ def test_batching_never_changes_results(engine: Engine) -> None:
 
 def test_requests_queued_behind_a_batch_are_grouped_up_to_max_batch() -> None:
     engine = SlowEngine()
-    batcher = Batcher(engine, max_batch=4)
+    batcher = Batcher(lambda: engine, max_batch=4)
     batcher.start()
     try:
         first = batcher.submit(torch.full((1, 1), 0.0))
@@ -75,7 +75,7 @@ def test_requests_queued_behind_a_batch_are_grouped_up_to_max_batch() -> None:
 
 def test_idle_server_adds_no_delay() -> None:
     engine = SlowEngine(delay=0.0)
-    batcher = Batcher(engine, max_batch=8, max_delay_ms=500, pending=lambda: 0)
+    batcher = Batcher(lambda: engine, max_batch=8, max_delay_ms=500, pending=lambda: 0)
     batcher.start()
     try:
         started = time.perf_counter()
@@ -87,7 +87,7 @@ def test_idle_server_adds_no_delay() -> None:
 
 def test_full_queue_is_overloaded_and_stopped_batcher_refuses() -> None:
     engine = SlowEngine(delay=0.2)
-    batcher = Batcher(engine, max_batch=1, max_queue=2)
+    batcher = Batcher(lambda: engine, max_batch=1, max_queue=2)
     batcher.start()
     batcher.submit(torch.zeros(1, 1))
     time.sleep(0.05)
@@ -102,7 +102,7 @@ def test_full_queue_is_overloaded_and_stopped_batcher_refuses() -> None:
 
 def test_abandoned_requests_are_skipped() -> None:
     engine = SlowEngine(delay=0.1)
-    batcher = Batcher(engine, max_batch=1)
+    batcher = Batcher(lambda: engine, max_batch=1)
     batcher.start()
     try:
         batcher.submit(torch.zeros(1, 1))
@@ -124,10 +124,36 @@ def test_engine_errors_reach_every_caller() -> None:
         def _forward(self, batch: torch.Tensor) -> torch.Tensor:
             raise RuntimeError("boom")
 
-    batcher = Batcher(Broken(), max_batch=4)
+    batcher = Batcher(Broken, max_batch=4)
     batcher.start()
     try:
         with pytest.raises(RuntimeError, match="boom"):
             batcher.submit(torch.zeros(2, 1)).result()
     finally:
         batcher.stop()
+
+
+def test_calls_run_on_the_worker_thread_in_order_between_batches() -> None:
+    engine = SlowEngine(delay=0.05)
+    batcher = Batcher(lambda: engine, max_batch=8)
+    batcher.start()
+    try:
+        order: list[str] = []
+        first = batcher.submit(torch.zeros(1, 1))
+        time.sleep(0.01)
+        queued = batcher.submit(torch.ones(1, 1))
+        call = batcher.call(lambda: order.append(threading.current_thread().name) or "done")
+        after = batcher.submit(torch.full((1, 1), 2.0))
+        assert call.result() == "done" and order == ["inference"]
+        assert [f.result().item() for f in (first, queued, after)] == [0.0, 1.0, 2.0]
+    finally:
+        batcher.stop()
+    assert engine.sizes == [1, 1, 1], "a call is never batched across"
+
+
+def test_engine_load_errors_reach_start() -> None:
+    def broken() -> Engine:
+        raise ValueError("no weights")
+
+    with pytest.raises(ValueError, match="no weights"):
+        Batcher(broken).start()

@@ -36,18 +36,28 @@ def batch(spec: ModelSpec, dfdc_dir: Path) -> torch.Tensor:
     return images_to_batch([Image.open(s.path) for s in samples], spec)
 
 
-def test_maps_are_normalised_and_per_image(cam: GradCam, batch: torch.Tensor) -> None:
-    maps = cam.explain(batch, [1.0, 1.0, -1.0, 1.0])
+def test_maps_are_normalised_per_image_and_logits_match_the_model(cam: GradCam, batch: torch.Tensor) -> None:
+    logits, maps = cam.explain(batch, 0.0)
     assert maps.shape == (4, 7, 7)
     assert maps.min() >= 0.0 and maps.max() <= 1.0 + 1e-6
-    single = cam.explain(batch[:1], [1.0])
+    with torch.no_grad():
+        torch.testing.assert_close(logits, cam.model(batch).reshape(-1), atol=1e-4, rtol=1e-4)
+    single_logit, single = cam.explain(batch[:1], 0.0)
     np.testing.assert_allclose(single[0], maps[0], atol=1e-4)
+    assert single_logit.item() == pytest.approx(logits[0].item(), abs=1e-4)
+
+
+def test_each_map_explains_its_own_verdict(cam: GradCam, batch: torch.Tensor) -> None:
+    """Moving the decision point past a logit flips which class that image's map explains."""
+    logits, as_is = cam.explain(batch[:1], 0.0)
+    _, flipped = cam.explain(batch[:1], float(logits[0]) + (1.0 if logits[0] >= 0 else -1.0) * 100)
+    assert not np.allclose(as_is, flipped)
 
 
 def test_explaining_leaves_the_model_untouched(cam: GradCam, batch: torch.Tensor) -> None:
     with torch.no_grad():
         before = cam.model(batch)
-    cam.explain(batch, [1.0] * 4)
+    cam.explain(batch, 0.0)
     assert all(not p.requires_grad and p.grad is None for p in cam.model.parameters())
     assert not cam.layer._forward_hooks, "hooks are removed after each explanation"
     with torch.no_grad():
@@ -55,9 +65,9 @@ def test_explaining_leaves_the_model_untouched(cam: GradCam, batch: torch.Tensor
 
 
 def test_concurrent_explanations_match_sequential_ones(cam: GradCam, batch: torch.Tensor) -> None:
-    expected = [cam.explain(batch[i:i + 1], [1.0])[0] for i in range(4)]
+    expected = [cam.explain(batch[i:i + 1], 0.0)[1][0] for i in range(4)]
     with ThreadPoolExecutor(4) as pool:
-        got = list(pool.map(lambda i: cam.explain(batch[i:i + 1], [1.0])[0], [0, 1, 2, 3] * 3))
+        got = list(pool.map(lambda i: cam.explain(batch[i:i + 1], 0.0)[1][0], [0, 1, 2, 3] * 3))
     for i, m in enumerate(got):
         np.testing.assert_allclose(m, expected[i % 4], atol=1e-4)
 

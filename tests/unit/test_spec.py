@@ -47,6 +47,12 @@ def test_calibration_is_a_stable_sigmoid() -> None:
     assert c.probability(1e4) == 1.0
 
 
+def test_decision_logit_inverts_the_calibration() -> None:
+    c = Calibration(scale=0.2, bias=-0.3)
+    for threshold in (0.1, 0.5, 0.9):
+        assert c.probability(c.decision_logit(threshold)) == pytest.approx(threshold)
+
+
 def test_labels_follow_the_threshold() -> None:
     spec = make_spec(threshold=0.7)
     assert spec.label_for(0.69) == "Real"

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print reports (``python -m bench``). Never timed assertions in tests."""

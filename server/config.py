@@ -17,6 +17,7 @@ from typing import Any, get_type_hints
 ENV_PREFIX = "DEEPFAKE_"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = REPO_ROOT / "weights" / "default"
+DEFAULT_UI_DIR = REPO_ROOT / "clients" / "web" / "dist"
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -45,6 +46,14 @@ class Config:
     detect_max_side: int = _setting(800, "images are downscaled to this longest side for face detection")
     # Grad-CAM
     heatmap_max_side: int = _setting(768, "longest side of the returned heatmap PNG")
+    # REST gateway (Envoy) started by `python -m server.launch` / `make run`
+    http_host: str = _setting("127.0.0.1", "address Envoy's REST + UI listener binds to")
+    http_port: int = _setting(8000, "Envoy port for REST, the web UI and native gRPC")
+    envoy_admin_port: int = _setting(9901, "Envoy admin (stats, /stats/prometheus) on 127.0.0.1 only")
+    cors_origins: str = _setting("http://localhost:5173", "comma-separated browser origins allowed by CORS")
+    rate_limit_rps: float = _setting(20.0, "REST/gRPC requests per second allowed per client address")
+    rate_limit_burst: int = _setting(40, "requests a client may send at once before the rate applies")
+    ui_dir: Path = _setting(DEFAULT_UI_DIR, "built web UI served at / (npm run build output)")
     # Logging
     log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR")
     log_format: str = _setting("json", "json (one object per line) or text")
@@ -56,6 +65,10 @@ class Config:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return tuple(o.strip() for o in self.cors_origins.split(",") if o.strip())
 
 
 def _fields() -> list[tuple[dataclasses.Field[Any], type]]:
@@ -115,6 +128,8 @@ def validate(config: Config) -> Config:
         problems.append("max_faces must be at least 1")
     if config.log_format not in {"json", "text"}:
         problems.append(f"log_format {config.log_format!r} is not json or text")
+    if config.rate_limit_rps <= 0 or config.rate_limit_burst < 1:
+        problems.append("rate limits must be positive")
     if problems:
         raise ValueError("invalid configuration: " + "; ".join(problems))
     return config

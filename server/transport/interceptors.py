@@ -77,7 +77,9 @@ class ServiceInterceptor(ServerInterceptor):  # type: ignore[misc]
         finally:
             if code is grpc.StatusCode.OK:
                 context.set_trailing_metadata(tuple(trailers))
-            log.info("%s %s", method_name, code.name, extra={
+            # Health probes arrive every few seconds from Envoy and Kubernetes: keep them out of INFO.
+            level = logging.DEBUG if method_name.startswith("/grpc.health.") else logging.INFO
+            log.log(level, "%s %s", method_name, code.name, extra={
                 "rpc": method_name, "code": code.name, "duration_ms": round((time.perf_counter() - started) * 1e3, 2),
                 "peer": context.peer(),
             })

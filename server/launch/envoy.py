@@ -1,0 +1,314 @@
+"""The Envoy configuration, rendered from settings (one place for ports, limits and origins).
+
+Envoy serves on one port: REST (gRPC-JSON transcoding of the google.api.http annotations), native gRPC
+(passed through), the web UI and the API docs. What was verified about Envoy 1.40 and the reasons behind
+these choices are in docs/envoy.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deepfake.v1 import detector_pb2
+
+SERVICE_NAME = detector_pb2.DESCRIPTOR.services_by_name["DeepfakeDetector"].full_name
+MIB = 1024 * 1024
+MULTIPART_OVERHEAD = 64 * 1024  # form boundaries and part headers around the image
+FILE_MANAGER = {"thread_pool": {"thread_count": 1}}  # the UI's files are few and small
+CONTENT_TYPES = {
+    "html": "text/html; charset=utf-8", "js": "text/javascript", "css": "text/css", "svg": "image/svg+xml",
+    "png": "image/png", "json": "application/json", "yaml": "application/yaml", "map": "application/json",
+    "ico": "image/x-icon", "woff2": "font/woff2", "txt": "text/plain; charset=utf-8",
+}
+
+
+@dataclass(frozen=True)
+class Upstream:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    upstreams: tuple[Upstream, ...]
+    descriptor: Path  # proto descriptor set (with imports) for the transcoder
+    ui_dir: Path
+    docs_dir: Path  # Swagger UI files
+    openapi: Path
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8000
+    admin_port: int = 9901
+    cors_origins: tuple[str, ...] = ()
+    rate_limit_rps: float = 20.0
+    rate_limit_burst: int = 40
+    max_image_mb: float = 10.0
+    request_timeout_s: float = 120.0
+
+    @property
+    def raw_body_limit(self) -> int:
+        return int(self.max_image_mb * MIB) + MULTIPART_OVERHEAD
+
+    @property
+    def json_body_limit(self) -> int:
+        # Base64 grows the image by 4/3; the JSON around it is small.
+        return int(self.max_image_mb * MIB * 4 / 3) + MULTIPART_OVERHEAD
+
+
+def _typed(type_name: str, **fields: Any) -> dict[str, Any]:
+    return {"@type": f"type.googleapis.com/{type_name}", **fields}
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def _error_mapper(status: int, grpc_code: int, message: str | None,
+                  extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """Envoy's own error replies as JSON in the shape of google.rpc.Status, like transcoded errors.
+    ``message`` replaces Envoy's text; None keeps it (the transcoder's messages are already specific)."""
+    mapper: dict[str, Any] = {
+        "filter": {"status_code_filter": {"comparison": {"op": "EQ", "value": {
+            "default_value": status, "runtime_key": f"local_reply.status_{status}"}}}},
+        "body_format_override": {
+            "json_format": {"code": grpc_code, "message": "%LOCAL_REPLY_BODY%", "http_status": "%RESPONSE_CODE%"},
+            "content_type": "application/json",
+        },
+    }
+    if message is not None:
+        mapper["body"] = {"inline_string": message}
+    if extra_headers:
+        mapper["headers_to_add"] = [{"header": {"key": k, "value": v}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+                                    for k, v in extra_headers.items()]
+    return mapper
+
+
+LOCAL_REPLIES = [
+    _error_mapper(400, 3, None),  # e.g. the transcoder's "Could not find field ..." for unknown parameters
+    _error_mapper(413, 8, "The upload is larger than the size limit (10 MB for an image)."),
+    _error_mapper(429, 8, "Too many requests from this client; please retry in a moment.", {"retry-after": "1"}),
+    _error_mapper(503, 14, "The detection service is unavailable or still starting; please retry shortly."),
+    _error_mapper(404, 5, "No such route. See /docs for the API."),
+    _error_mapper(405, 12, "This route does not accept that HTTP method. See /docs for the API."),
+]
+
+
+def _disabled(filter_name: str) -> dict[str, Any]:
+    return {filter_name: _typed("envoy.config.route.v3.FilterConfig", disabled=True)}
+
+
+def _api_route(match: dict[str, Any], body_limit: int, settings: GatewaySettings) -> dict[str, Any]:
+    """A transcoded REST route with its own body limit (a clean 413 for raw, multipart, chunked bodies)."""
+    return {
+        "match": match,
+        "route": {
+            "cluster": "deepfake_grpc",
+            "timeout": _seconds(settings.request_timeout_s),
+            "retry_policy": {"retry_on": "connect-failure,refused-stream,reset", "num_retries": 2},
+            "rate_limits": [{"actions": [{"remote_address": {}}]}],
+        },
+        "typed_per_filter_config": {
+            "envoy.filters.http.buffer": _typed("envoy.extensions.filters.http.buffer.v3.BufferPerRoute",
+                                                buffer={"max_request_bytes": body_limit}),
+        },
+    }
+
+
+def _file_server(path_mappings: list[dict[str, str]]) -> dict[str, Any]:
+    return _typed(
+        "envoy.extensions.filters.http.file_server.v3.FileServerConfig",
+        manager_config=FILE_MANAGER,
+        path_mappings=path_mappings,
+        content_types=CONTENT_TYPES,
+        default_content_type="application/octet-stream",
+        directory_behaviors=[{"default_file": "index.html"}],
+    )
+
+
+def _static_route(prefix: str, filesystem_prefix: Path) -> dict[str, Any]:
+    """Files from disk through Envoy's file_server filter; 404 when the file does not exist."""
+    return {
+        "match": {"prefix": prefix},
+        "direct_response": {"status": 404},
+        "typed_per_filter_config": {
+            **_disabled("envoy.filters.http.grpc_json_transcoder"),
+            **_disabled("envoy.filters.http.buffer"),
+            "envoy.filters.http.file_server": _file_server(
+                [{"request_path_prefix": prefix, "file_path_prefix": str(filesystem_prefix)}]),
+        },
+    }
+
+
+def render(settings: GatewaySettings) -> dict[str, Any]:
+    s = settings
+    routes: list[dict[str, Any]] = [
+        # Native gRPC (and reflection) first, or a catch-all would answer it with index.html.
+        {
+            "match": {"prefix": "/", "grpc": {}},
+            "route": {"cluster": "deepfake_grpc", "timeout": _seconds(s.request_timeout_s),
+                      "retry_policy": {"retry_on": "connect-failure,refused-stream,reset", "num_retries": 2},
+                      "rate_limits": [{"actions": [{"remote_address": {}}]}]},
+            "typed_per_filter_config": {
+                **_disabled("envoy.filters.http.buffer"),
+            },
+        },
+        _api_route({"path": "/predict"}, s.raw_body_limit, s),
+        _api_route({"path": "/v1/predict:upload"}, s.raw_body_limit, s),
+        _api_route({"path": "/v1/predict"}, s.json_body_limit, s),
+        _api_route({"path": "/health"}, 64 * 1024, s),
+        _api_route({"path": "/model-info"}, 64 * 1024, s),
+        _api_route({"prefix": "/v1/"}, 64 * 1024, s),
+        {"match": {"path": "/docs"}, "redirect": {"path_redirect": "/docs/"},
+         "typed_per_filter_config": _disabled("envoy.filters.http.grpc_json_transcoder")},
+        _static_route("/docs/", s.docs_dir),
+        {
+            "match": {"path": "/openapi.yaml"},
+            "direct_response": {"status": 200, "body": {"filename": str(s.openapi)}},
+            "response_headers_to_add": [{"header": {"key": "content-type", "value": "application/yaml"}}],
+            "typed_per_filter_config": {**_disabled("envoy.filters.http.grpc_json_transcoder"),
+                                        **_disabled("envoy.filters.http.buffer")},
+        },
+        _static_route("/", s.ui_dir),
+    ]
+    cors = _typed(
+        "envoy.extensions.filters.http.cors.v3.CorsPolicy",
+        allow_origin_string_match=[{"exact": origin} for origin in s.cors_origins],
+        allow_methods="GET, POST, OPTIONS",
+        allow_headers="content-type, authorization, x-request-id, x-grpc-web, grpc-timeout",
+        expose_headers="x-request-id, retry-after, grpc-status, grpc-message",
+        max_age="600",
+    )
+    tokens = max(1, round(s.rate_limit_rps))
+    http_filters = [
+        {"name": "envoy.filters.http.cors", "typed_config": _typed("envoy.extensions.filters.http.cors.v3.Cors")},
+        {
+            "name": "envoy.filters.http.local_ratelimit",
+            "typed_config": _typed(
+                "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+                stat_prefix="per_client",
+                # A generous process-wide bucket; the per-client buckets below do the limiting.
+                token_bucket={"max_tokens": 100_000, "tokens_per_fill": 100_000, "fill_interval": "1s"},
+                filter_enabled={"default_value": {"numerator": 100, "denominator": "HUNDRED"},
+                                "runtime_key": "per_client_rl_enabled"},
+                filter_enforced={"default_value": {"numerator": 100, "denominator": "HUNDRED"},
+                                 "runtime_key": "per_client_rl_enforced"},
+                # An empty value is a wildcard: one token bucket per distinct client address.
+                descriptors=[{"entries": [{"key": "remote_address", "value": ""}],
+                              "token_bucket": {"max_tokens": s.rate_limit_burst, "tokens_per_fill": tokens,
+                                               "fill_interval": "1s"}}],
+                max_dynamic_descriptors=10_000,
+                always_consume_default_token_bucket=False,
+                rate_limited_as_resource_exhausted=True,
+                response_headers_to_add=[{"header": {"key": "retry-after", "value": "1"},
+                                          "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}],
+            ),
+        },
+        {
+            "name": "envoy.filters.http.buffer",
+            "typed_config": _typed("envoy.extensions.filters.http.buffer.v3.Buffer",
+                                   max_request_bytes=s.json_body_limit),
+        },
+        {
+            "name": "envoy.filters.http.grpc_json_transcoder",
+            "typed_config": _typed(
+                "envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+                proto_descriptor=str(s.descriptor),
+                services=[SERVICE_NAME],
+                print_options={"add_whitespace": False, "always_print_primitive_fields": True,
+                               "always_print_enums_as_ints": False, "preserve_proto_field_names": True},
+                convert_grpc_status=True,
+                match_incoming_request_route=True,
+                request_validation_options={"reject_unknown_method": True, "reject_unknown_query_parameters": True},
+                max_request_body_size=s.json_body_limit,
+                max_response_body_size=64 * MIB,
+            ),
+        },
+        {"name": "envoy.filters.http.grpc_stats",
+         "typed_config": _typed("envoy.extensions.filters.http.grpc_stats.v3.FilterConfig",
+                                stats_for_all_methods=True, enable_upstream_stats=True)},
+        # Configured per static route (see _static_route); inactive elsewhere.
+        {"name": "envoy.filters.http.file_server", "typed_config": _file_server([])},
+        {"name": "envoy.filters.http.router",
+         "typed_config": _typed("envoy.extensions.filters.http.router.v3.Router")},
+    ]
+    connection_manager = _typed(
+        "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        stat_prefix="ingress",
+        codec_type="AUTO",
+        use_remote_address=True,
+        generate_request_id=True,
+        always_set_request_id_in_response=True,  # the same id as the server's logs and the JSON request_id
+        # Uploads of up to 10 MB must not trip the per-stream flow-control window before the buffer filter.
+        http2_protocol_options={"initial_stream_window_size": 16 * MIB, "initial_connection_window_size": 32 * MIB},
+        access_log=[{
+            "name": "envoy.access_loggers.stdout",
+            "typed_config": _typed("envoy.extensions.access_loggers.stream.v3.StdoutAccessLog", log_format={
+                "json_format": {
+                    "ts": "%START_TIME%", "method": "%REQ(:METHOD)%", "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+                    "status": "%RESPONSE_CODE%", "grpc_status": "%GRPC_STATUS%", "flags": "%RESPONSE_FLAGS%",
+                    "bytes_in": "%BYTES_RECEIVED%", "bytes_out": "%BYTES_SENT%", "duration_ms": "%DURATION%",
+                    "upstream": "%UPSTREAM_HOST%", "request_id": "%REQ(X-REQUEST-ID)%",
+                    "client": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",
+                }}),
+        }],
+        local_reply_config={"mappers": LOCAL_REPLIES},
+        route_config={
+            "name": "deepfake",
+            "max_direct_response_body_size_bytes": 4 * MIB,
+            "virtual_hosts": [{
+                "name": "deepfake",
+                "domains": ["*"],
+                "routes": routes,
+                "typed_per_filter_config": {"envoy.filters.http.cors": cors},
+            }],
+        },
+        http_filters=http_filters,
+    )
+    cluster = {
+        "name": "deepfake_grpc",
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "lb_policy": "ROUND_ROBIN",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": _typed(
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                explicit_http_config={"http2_protocol_options": {
+                    "initial_stream_window_size": 16 * MIB, "initial_connection_window_size": 32 * MIB}},
+            ),
+        },
+        "load_assignment": {"cluster_name": "deepfake_grpc", "endpoints": [{"lb_endpoints": [
+            {"endpoint": {"address": {"socket_address": {"address": u.host, "port_value": u.port}}}}
+            for u in s.upstreams
+        ]}]},
+        "health_checks": [{
+            "timeout": "1s", "interval": "2s", "no_traffic_interval": "2s",
+            "unhealthy_threshold": 2, "healthy_threshold": 1,
+            "grpc_health_check": {"service_name": SERVICE_NAME},
+        }],
+        # A server that is down or still loading gets no traffic: 503, not a request into the void.
+        "common_lb_config": {"healthy_panic_threshold": {"value": 0.0}},
+        "outlier_detection": {"consecutive_5xx": 5, "consecutive_gateway_failure": 2, "interval": "2s",
+                              "base_ejection_time": "10s", "max_ejection_percent": 100},
+        "circuit_breakers": {"thresholds": [{"max_connections": 1024, "max_pending_requests": 1024,
+                                             "max_requests": 1024, "max_retries": 16}]},
+    }
+    return {
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": s.admin_port}}},
+        "static_resources": {
+            "listeners": [{
+                "name": "public",
+                "address": {"socket_address": {"address": s.listen_host, "port_value": s.listen_port}},
+                "per_connection_buffer_limit_bytes": 1 * MIB,
+                "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
+                                                "typed_config": connection_manager}]}],
+            }],
+            "clusters": [cluster],
+        },
+    }
+
+
+def write(settings: GatewaySettings, path: Path) -> Path:
+    path.write_text(json.dumps(render(settings), indent=2) + "\n")
+    return path

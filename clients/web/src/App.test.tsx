@@ -1,0 +1,271 @@
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { App } from './App';
+import { HISTORY_STORAGE_KEY } from './history';
+import { jsonResponse, makePrediction, TINY_PNG_BASE64 } from './test/fixtures';
+
+const HEALTHY = { status: 'healthy', app: 'Deepfake Detection API', version: '0.1.0', model_loaded: true };
+const MODEL_INFO = {
+  model_name: 'efficientnet_lite0-dfdc',
+  device: 'cpu',
+  engine: 'torchscript',
+  architecture: 'efficientnet_lite0',
+  metrics: { dataset: 'val split of dfdc-faces', images: 2531, auc: 0.874, accuracy: 0.794 },
+  version: '0.1.0',
+};
+
+type Handler = (init?: RequestInit) => Response | Promise<Response>;
+
+/** A fetch that answers /health and /model-info, and /predict with `predictHandler`. */
+function installFetch(predictHandler: Handler, health: Handler = () => jsonResponse(HEALTHY)) {
+  const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = String(input);
+    if (url === '/health') return health(init);
+    if (url === '/model-info') return jsonResponse(MODEL_INFO);
+    if (url.startsWith('/predict')) return predictHandler(init);
+    return new Response('not found', { status: 404 });
+  });
+  vi.stubGlobal('fetch', fetchMock);
+  return fetchMock;
+}
+
+const predictCalls = (fetchMock: ReturnType<typeof installFetch>) =>
+  fetchMock.mock.calls.filter(([url]) => String(url).startsWith('/predict'));
+
+const jpeg = (name = 'group.jpg') => new File([new Uint8Array([0xff, 0xd8, 0xff, 0xe0])], name, { type: 'image/jpeg' });
+
+beforeEach(() => {
+  window.sessionStorage.clear();
+});
+
+describe('App', () => {
+  it('shows the service health and the model in the footer', async () => {
+    installFetch(() => jsonResponse(makePrediction()));
+    render(<App />);
+    expect(screen.getByTestId('health-status').textContent).toBe('Checking…');
+    await waitFor(() => expect(screen.getByTestId('health-status').textContent).toBe('Model ready'));
+    expect((await screen.findByTestId('model-name')).textContent).toBe('efficientnet_lite0-dfdc');
+    expect(screen.getByTestId('model-auc').textContent).toBe('0.874');
+  });
+
+  it('shows "Starting" while the model loads and waits for it before asking for model info', async () => {
+    const fetchMock = installFetch(
+      () => jsonResponse(makePrediction()),
+      () => jsonResponse({ ...HEALTHY, status: 'starting', model_loaded: false }),
+    );
+    render(<App />);
+    await waitFor(() => expect(screen.getByTestId('health-status').textContent).toBe('Starting'));
+    expect(fetchMock.mock.calls.some(([url]) => url === '/model-info')).toBe(false);
+    expect(screen.queryByTestId('model-name')).toBeNull();
+  });
+
+  it('analyses a chosen image: verdict, confidence, face boxes, heatmap and history', async () => {
+    const user = userEvent.setup();
+    const fetchMock = installFetch(() => jsonResponse(makePrediction()));
+    render(<App />);
+
+    const button = screen.getByTestId('analyze-button') as HTMLButtonElement;
+    expect(button.disabled).toBe(true);
+
+    await user.upload(screen.getByTestId('file-input'), jpeg());
+    expect(screen.getByAltText('Preview of group.jpg')).toBeTruthy();
+    expect((screen.getByTestId('explain-toggle') as HTMLInputElement).checked).toBe(true);
+    expect(button.disabled).toBe(false);
+
+    await user.click(button);
+
+    expect((await screen.findByTestId('verdict')).textContent).toBe('Deepfake');
+    expect(screen.getByTestId('confidence-value').textContent).toBe('87.4%');
+    expect(screen.getByTestId('confidence-bar').getAttribute('aria-valuenow')).toBe('87.4');
+    expect(screen.getByTestId('explanation').textContent).toMatch(/face 1 looks like a deepfake/);
+    expect(screen.getAllByTestId('face-box')).toHaveLength(2);
+    expect((screen.getByTestId('heatmap-image') as HTMLImageElement).src).toBe(
+      `data:image/png;base64,${TINY_PNG_BASE64}`,
+    );
+    expect(screen.getByTestId('heatmap-opacity')).toBeTruthy();
+    expect(screen.queryByTestId('no-face-notice')).toBeNull();
+    expect(screen.getByRole('status').textContent).toMatch(/Analysis complete: Deepfake, 87.4% confidence/);
+
+    const calls = predictCalls(fetchMock);
+    expect(calls).toHaveLength(1);
+    expect(String(calls[0]![0])).toBe('/predict?explain=true');
+    expect(((calls[0]![1]?.body as FormData).get('file') as File).name).toBe('group.jpg');
+
+    const items = screen.getAllByTestId('history-item');
+    expect(items).toHaveLength(1);
+    expect(items[0]!.textContent).toMatch(/group\.jpg.*Deepfake.*87\.4%/);
+    // The session history is stored without the heatmap.
+    const stored = window.sessionStorage.getItem(HISTORY_STORAGE_KEY)!;
+    expect(stored).toContain('group.jpg');
+    expect(stored).not.toContain(TINY_PNG_BASE64);
+
+    // A new upload is possible afterwards.
+    expect(button.disabled).toBe(false);
+    expect((screen.getByTestId('file-input') as HTMLInputElement).disabled).toBe(false);
+  });
+
+  it('disables the button and shows progress while the analysis runs', async () => {
+    const user = userEvent.setup();
+    let answer: (r: Response) => void = () => undefined;
+    installFetch(() => new Promise<Response>((resolve) => (answer = resolve)));
+    render(<App />);
+    await user.upload(screen.getByTestId('file-input'), jpeg());
+    await user.click(screen.getByTestId('analyze-button'));
+
+    const button = screen.getByTestId('analyze-button') as HTMLButtonElement;
+    expect(button.disabled).toBe(true);
+    expect(button.textContent).toMatch(/Analyzing…/);
+    expect((screen.getByTestId('file-input') as HTMLInputElement).disabled).toBe(true);
+
+    answer(jsonResponse(makePrediction({ prediction: 'Real', confidence: 92.6 })));
+    expect((await screen.findByTestId('verdict')).textContent).toBe('Real');
+    expect(button.disabled).toBe(false);
+    expect(button.textContent).toBe('Analyze image');
+  });
+
+  it('rejects a non-image file without calling the server', async () => {
+    const user = userEvent.setup({ applyAccept: false });
+    const fetchMock = installFetch(() => jsonResponse(makePrediction()));
+    render(<App />);
+
+    await user.upload(screen.getByTestId('file-input'), new File(['hello'], 'notes.txt', { type: 'text/plain' }));
+
+    const alert = await screen.findByTestId('error-message');
+    expect(alert.getAttribute('role')).toBe('alert');
+    expect(alert.textContent).toBe('“notes.txt” is not a JPG or PNG image. Choose a .jpg, .jpeg or .png file.');
+    expect((screen.getByTestId('analyze-button') as HTMLButtonElement).disabled).toBe(true);
+    expect(predictCalls(fetchMock)).toHaveLength(0);
+  });
+
+  it('rejects a file over 10 MB before sending it', async () => {
+    const user = userEvent.setup();
+    const fetchMock = installFetch(() => jsonResponse(makePrediction()));
+    render(<App />);
+    const big = jpeg('huge.jpg');
+    Object.defineProperty(big, 'size', { value: 11 * 1024 * 1024 });
+    await user.upload(screen.getByTestId('file-input'), big);
+    expect((await screen.findByTestId('error-message')).textContent).toMatch(/11\.0 MB; the limit is 10 MB/);
+    expect(predictCalls(fetchMock)).toHaveLength(0);
+  });
+
+  it('shows the server’s message for a 400', async () => {
+    const user = userEvent.setup();
+    installFetch(() =>
+      jsonResponse({ code: 3, message: 'The image is truncated or corrupted.', details: [] }, 400),
+    );
+    render(<App />);
+    await user.upload(screen.getByTestId('file-input'), jpeg('broken.jpg'));
+    await user.click(screen.getByTestId('analyze-button'));
+
+    expect((await screen.findByTestId('error-message')).textContent).toBe('The image is truncated or corrupted.');
+    expect(screen.queryByTestId('verdict')).toBeNull();
+    expect((screen.getByTestId('analyze-button') as HTMLButtonElement).disabled).toBe(false);
+  });
+
+  it('explains a network failure and marks the service unavailable', async () => {
+    const user = userEvent.setup();
+    let healthDown = false;
+    installFetch(
+      () => Promise.reject(new TypeError('Failed to fetch')),
+      () => (healthDown ? Promise.reject(new TypeError('Failed to fetch')) : jsonResponse(HEALTHY)),
+    );
+    render(<App />);
+    await waitFor(() => expect(screen.getByTestId('health-status').textContent).toBe('Model ready'));
+    healthDown = true;
+    await user.upload(screen.getByTestId('file-input'), jpeg());
+    await user.click(screen.getByTestId('analyze-button'));
+    expect((await screen.findByTestId('error-message')).textContent).toMatch(/Could not reach the detection service/);
+    await waitFor(() => expect(screen.getByTestId('health-status').textContent).toBe('Unavailable'));
+  });
+
+  it('sends explain=false when the heatmap checkbox is off and shows no heatmap', async () => {
+    const user = userEvent.setup();
+    const fetchMock = installFetch(() =>
+      jsonResponse(makePrediction({ heatmap_png: '', grad_cam_available: false })),
+    );
+    render(<App />);
+    await user.upload(screen.getByTestId('file-input'), jpeg());
+    await user.click(screen.getByTestId('explain-toggle'));
+    await user.click(screen.getByTestId('analyze-button'));
+    await screen.findByTestId('verdict');
+    expect(String(predictCalls(fetchMock)[0]![0])).toBe('/predict?explain=false');
+    expect(screen.queryByTestId('heatmap-image')).toBeNull();
+  });
+
+  it('says so when no face was found', async () => {
+    const user = userEvent.setup();
+    installFetch(() =>
+      jsonResponse(
+        makePrediction({
+          prediction: 'Real',
+          confidence: 71,
+          faces: [],
+          face_found: false,
+          explanation: 'No face was found, so the whole image was analysed.',
+        }),
+      ),
+    );
+    render(<App />);
+    await user.upload(screen.getByTestId('file-input'), jpeg('landscape.png'));
+    await user.click(screen.getByTestId('analyze-button'));
+    expect((await screen.findByTestId('no-face-notice')).textContent).toBe(
+      'No face found — the whole image was analysed.',
+    );
+    expect(screen.queryAllByTestId('face-box')).toHaveLength(0);
+  });
+
+  it('accepts a dropped file', async () => {
+    installFetch(() => jsonResponse(makePrediction()));
+    render(<App />);
+    const file = jpeg('dropped.jpg');
+    fireEvent.drop(screen.getByTestId('drop-zone'), { dataTransfer: { files: [file], types: ['Files'] } });
+    expect(await screen.findByAltText('Preview of dropped.jpg')).toBeTruthy();
+    expect((screen.getByTestId('analyze-button') as HTMLButtonElement).disabled).toBe(false);
+  });
+
+  it('reopens an earlier analysis from the history', async () => {
+    const user = userEvent.setup();
+    let n = 0;
+    installFetch(() => {
+      n += 1;
+      return jsonResponse(
+        n === 1
+          ? makePrediction({ request_id: 'first', filename: 'first.jpg' })
+          : makePrediction({ request_id: 'second', filename: 'second.jpg', prediction: 'Real', confidence: 95 }),
+      );
+    });
+    render(<App />);
+    await user.upload(screen.getByTestId('file-input'), jpeg('first.jpg'));
+    await user.click(screen.getByTestId('analyze-button'));
+    await screen.findByTestId('verdict');
+    await user.upload(screen.getByTestId('file-input'), jpeg('second.jpg'));
+    // A new file clears the old result until it is analysed.
+    expect(screen.queryByTestId('verdict')).toBeNull();
+    await user.click(screen.getByTestId('analyze-button'));
+    await waitFor(() => expect(screen.getByTestId('verdict').textContent).toBe('Real'));
+
+    const items = screen.getAllByTestId('history-item');
+    expect(items.map((i) => within(i).getByTitle(/\.jpg$/).textContent)).toEqual(['second.jpg', 'first.jpg']);
+    await user.click(items[1]!);
+    expect(screen.getByTestId('verdict').textContent).toBe('Deepfake');
+    expect(screen.getAllByTestId('face-box')).toHaveLength(2);
+    expect(screen.getByTestId('heatmap-image')).toBeTruthy();
+    expect(items[1]!.getAttribute('aria-current')).toBe('true');
+  });
+
+  it('lists analyses kept in sessionStorage after a reload', async () => {
+    const user = userEvent.setup();
+    window.sessionStorage.setItem(
+      HISTORY_STORAGE_KEY,
+      JSON.stringify([{ id: 'old', createdAt: Date.now(), result: makePrediction({ filename: 'old.jpg', heatmap_png: '' }) }]),
+    );
+    installFetch(() => jsonResponse(makePrediction()));
+    render(<App />);
+    const item = screen.getByTestId('history-item');
+    expect(item.textContent).toMatch(/old\.jpg.*image not kept/);
+    await user.click(item);
+    expect(screen.getByTestId('verdict').textContent).toBe('Deepfake');
+    expect(screen.getByText(/no longer in memory/)).toBeTruthy();
+  });
+});

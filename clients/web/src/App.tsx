@@ -1,0 +1,275 @@
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { ApiError, errorMessage, getModelInfo, predict, type ModelInfoResponse } from './api';
+import { formatClock, formatPercent } from './format';
+import { addToHistory, loadHistory, newEntryId, saveHistory, type HistoryEntry } from './history';
+import { useHealth } from './useHealth';
+import { validateImageFile } from './validation';
+import { HealthBadge } from './components/HealthBadge';
+import { HistoryList } from './components/HistoryList';
+import { ImageOverlay } from './components/ImageOverlay';
+import { ModelInfoPanel } from './components/ModelInfoPanel';
+import { ResultView } from './components/ResultView';
+import { UploadPanel } from './components/UploadPanel';
+
+/** The file the user has chosen, with the blob: URL of its preview. */
+interface Selection {
+  file: File;
+  previewUrl: string;
+}
+
+/** What only this page view keeps of an analysis (too big for sessionStorage). */
+interface InMemory extends Selection {
+  heatmapPng: string;
+}
+
+export function App() {
+  const { state: healthState, refresh: refreshHealth } = useHealth();
+  const [modelInfo, setModelInfo] = useState<ModelInfoResponse | null>(null);
+  const [modelInfoFailed, setModelInfoFailed] = useState(false);
+
+  const [selection, setSelection] = useState<Selection | null>(null);
+  const [explain, setExplain] = useState(true);
+  const [busy, setBusy] = useState(false);
+  const [elapsedMs, setElapsedMs] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+  const [announcement, setAnnouncement] = useState('');
+
+  const [history, setHistory] = useState<HistoryEntry[]>(() => loadHistory());
+  const [memory, setMemory] = useState<Record<string, InMemory>>({});
+  const [currentId, setCurrentId] = useState<string | null>(null);
+
+  const abortRef = useRef<AbortController | null>(null);
+  const createdUrls = useRef(new Set<string>());
+
+  // Model info once the service is ready (it answers 503 while the model loads).
+  useEffect(() => {
+    if (modelInfo) return;
+    if (healthState === 'unavailable') {
+      setModelInfoFailed(true);
+      return;
+    }
+    if (healthState !== 'ready') return;
+    const controller = new AbortController();
+    getModelInfo({ signal: controller.signal }).then(
+      (info) => {
+        setModelInfo(info);
+        setModelInfoFailed(false);
+      },
+      (err: unknown) => {
+        if (!(err instanceof ApiError && err.kind === 'aborted')) setModelInfoFailed(true);
+      },
+    );
+    return () => controller.abort();
+  }, [healthState, modelInfo]);
+
+  useEffect(() => saveHistory(history), [history]);
+
+  // Drop in-memory images of analyses that fell off the bounded history.
+  useEffect(() => {
+    setMemory((m) => {
+      const keep = new Set(history.map((e) => e.id));
+      const ids = Object.keys(m);
+      if (ids.every((id) => keep.has(id))) return m;
+      return Object.fromEntries(ids.filter((id) => keep.has(id)).map((id) => [id, m[id]!]));
+    });
+  }, [history]);
+
+  // Revoke blob: URLs nothing shows any more, so previews of replaced files do not pile up in memory.
+  useEffect(() => {
+    const live = new Set(Object.values(memory).map((m) => m.previewUrl));
+    if (selection) live.add(selection.previewUrl);
+    for (const url of createdUrls.current) {
+      if (!live.has(url)) {
+        URL.revokeObjectURL(url);
+        createdUrls.current.delete(url);
+      }
+    }
+  }, [selection, memory]);
+
+  useEffect(() => {
+    const urls = createdUrls.current;
+    return () => {
+      abortRef.current?.abort();
+      for (const url of urls) URL.revokeObjectURL(url);
+      urls.clear();
+    };
+  }, []);
+
+  // A file dropped next to the drop zone would make the browser navigate away to it; ignore such drops.
+  useEffect(() => {
+    const block = (e: DragEvent) => {
+      if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
+    };
+    window.addEventListener('dragover', block);
+    window.addEventListener('drop', block);
+    return () => {
+      window.removeEventListener('dragover', block);
+      window.removeEventListener('drop', block);
+    };
+  }, []);
+
+  // Elapsed time on the busy button, so a slow analysis visibly progresses.
+  useEffect(() => {
+    if (!busy) return;
+    const start = performance.now();
+    setElapsedMs(0);
+    const timer = setInterval(() => setElapsedMs(performance.now() - start), 100);
+    return () => clearInterval(timer);
+  }, [busy]);
+
+  const chooseFile = useCallback((file: File, extraFiles: number) => {
+    const check = validateImageFile(file);
+    if (!check.ok) {
+      setError(check.message);
+      return;
+    }
+    const previewUrl = URL.createObjectURL(file);
+    createdUrls.current.add(previewUrl);
+    setSelection({ file, previewUrl });
+    setCurrentId(null);
+    setError(null);
+    setAnnouncement(
+      `${file.name} selected${extraFiles > 0 ? ' (only the first of the dropped files is used)' : ''}. ` +
+        'Press Analyze image to check it.',
+    );
+  }, []);
+
+  const analyze = useCallback(async () => {
+    if (!selection || busy) return;
+    const { file, previewUrl } = selection;
+    const controller = new AbortController();
+    abortRef.current = controller;
+    setBusy(true);
+    setError(null);
+    setAnnouncement('Analyzing image…');
+    try {
+      const response = await predict(file, { explain, signal: controller.signal });
+      const result = { ...response, filename: response.filename || file.name, heatmap_png: '' };
+      const entry: HistoryEntry = { id: newEntryId(response), createdAt: Date.now(), result };
+      setMemory((m) => ({ ...m, [entry.id]: { file, previewUrl, heatmapPng: response.heatmap_png } }));
+      setHistory((h) => addToHistory(h, entry));
+      setCurrentId(entry.id);
+      setAnnouncement(
+        `Analysis complete: ${result.prediction}, ${formatPercent(result.confidence)} confidence. ${result.explanation}`,
+      );
+    } catch (err) {
+      if (err instanceof ApiError && err.kind === 'aborted') return;
+      setAnnouncement('');
+      setError(errorMessage(err));
+      // The badge should reflect a service that just turned out to be down or still loading.
+      if (err instanceof ApiError && (err.kind === 'network' || err.status === 503)) refreshHealth();
+    } finally {
+      if (abortRef.current === controller) abortRef.current = null;
+      setBusy(false);
+    }
+  }, [selection, busy, explain, refreshHealth]);
+
+  const selectHistory = useCallback(
+    (id: string) => {
+      const entry = history.find((e) => e.id === id);
+      if (!entry) return;
+      const kept = memory[id];
+      setCurrentId(id);
+      setError(null);
+      // Reopening an analysis also makes its file the current one, so "Analyze" re-runs that image.
+      setSelection(kept ? { file: kept.file, previewUrl: kept.previewUrl } : null);
+      setAnnouncement(
+        `Showing the analysis of ${entry.result.filename} from ${formatClock(entry.createdAt)}: ` +
+          `${entry.result.prediction}, ${formatPercent(entry.result.confidence)} confidence.`,
+      );
+    },
+    [history, memory],
+  );
+
+  const clearHistory = useCallback(() => {
+    setHistory([]);
+    setCurrentId(null);
+    setAnnouncement('History cleared.');
+  }, []);
+
+  const current = currentId ? history.find((e) => e.id === currentId) : undefined;
+  const currentMemory = current ? memory[current.id] : undefined;
+
+  let imageArea: ReactNode = null;
+  if (current) {
+    imageArea = (
+      <ImageOverlay
+        result={current.result}
+        imageUrl={currentMemory?.previewUrl}
+        heatmapPng={currentMemory?.heatmapPng}
+      />
+    );
+  } else if (selection) {
+    imageArea = (
+      <div className="preview">
+        <img className="preview__img" src={selection.previewUrl} alt={`Preview of ${selection.file.name}`} />
+      </div>
+    );
+  }
+
+  return (
+    <div className="app">
+      <header className="app__header">
+        <div className="app__brand">
+          <h1 className="app__title">Deepfake image check</h1>
+          <p className="app__subtitle">Face authenticity analysis for trust-and-safety and KYC review</p>
+        </div>
+        <HealthBadge state={healthState} />
+      </header>
+
+      <main className="app__main">
+        <section className="card" aria-labelledby="upload-heading">
+          <h2 id="upload-heading">Image</h2>
+          <UploadPanel
+            file={selection?.file ?? null}
+            busy={busy}
+            elapsedMs={elapsedMs}
+            explain={explain}
+            onExplainChange={setExplain}
+            onFile={chooseFile}
+            onAnalyze={() => void analyze()}
+          >
+            {imageArea}
+          </UploadPanel>
+          {error && (
+            <div className="alert" role="alert" data-testid="error-message">
+              {error}
+            </div>
+          )}
+        </section>
+
+        <div className="app__side">
+          <section className="card" aria-labelledby="result-heading" aria-busy={busy}>
+            <h2 id="result-heading">Result</h2>
+            {current ? (
+              <ResultView result={current.result} imageAvailable={Boolean(currentMemory)} />
+            ) : (
+              <p className="muted placeholder">
+                {busy
+                  ? 'Analyzing the image…'
+                  : 'Choose an image and press “Analyze image”. The verdict, its confidence and an explanation appear here.'}
+              </p>
+            )}
+          </section>
+
+          <HistoryList
+            entries={history}
+            selectedId={currentId}
+            isInMemory={(id) => id in memory}
+            onSelect={selectHistory}
+            onClear={clearHistory}
+          />
+        </div>
+      </main>
+
+      <footer className="app__footer">
+        <ModelInfoPanel info={modelInfo} failed={modelInfoFailed} />
+      </footer>
+
+      {/* Announces progress and results to screen readers; errors use the role="alert" box above. */}
+      <div className="visually-hidden" role="status" aria-live="polite" aria-atomic="true">
+        {announcement}
+      </div>
+    </div>
+  );
+}

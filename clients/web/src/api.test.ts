@@ -1,0 +1,207 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  ApiError,
+  NETWORK_ERROR_MESSAGE,
+  errorMessage,
+  getHealth,
+  getModelInfo,
+  heatmapDataUrl,
+  messageForStatus,
+  normalizePredictResponse,
+  predict,
+} from './api';
+import { jsonResponse, makePrediction } from './test/fixtures';
+
+const image = () => new File([new Uint8Array([0xff, 0xd8, 0xff])], 'face.jpg', { type: 'image/jpeg' });
+
+function mockFetch(impl: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>) {
+  const fn = vi.fn(impl);
+  vi.stubGlobal('fetch', fn);
+  return fn;
+}
+
+async function caught(p: Promise<unknown>): Promise<ApiError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(ApiError);
+    return err as ApiError;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('predict', () => {
+  it('posts multipart form data with the file and parses the answer', async () => {
+    const body = makePrediction();
+    const fetchMock = mockFetch(async () => jsonResponse(body));
+
+    const result = await predict(image(), { explain: true });
+
+    expect(result).toEqual(body);
+    expect(fetchMock).toHaveBeenCalledTimes(1);
+    const [url, init] = fetchMock.mock.calls[0]!;
+    expect(url).toBe('/predict?explain=true');
+    expect(init?.method).toBe('POST');
+    const form = init?.body as FormData;
+    expect(form).toBeInstanceOf(FormData);
+    const sent = form.get('file') as File;
+    expect(sent.name).toBe('face.jpg');
+    // The browser must set the multipart boundary itself.
+    expect(new Headers(init?.headers).has('Content-Type')).toBe(false);
+  });
+
+  it('sends explain=false when the heatmap is off', async () => {
+    const fetchMock = mockFetch(async () => jsonResponse(makePrediction({ heatmap_png: '' })));
+    await predict(image(), { explain: false });
+    expect(fetchMock.mock.calls[0]![0]).toBe('/predict?explain=false');
+  });
+
+  it('fills fields a proxy left out with proto3 defaults', async () => {
+    mockFetch(async () => jsonResponse({ prediction: 'Real', confidence: 90, faces: [{ label: 'Real' }] }));
+    const result = await predict(image(), { explain: false });
+    expect(result.face_found).toBe(false);
+    expect(result.heatmap_png).toBe('');
+    expect(result.timings.total_ms).toBe(0);
+    expect(result.faces[0]!.box).toEqual({ x_min: 0, y_min: 0, x_max: 0, y_max: 0 });
+  });
+
+  it('shows the message of a JSON error body', async () => {
+    mockFetch(async () =>
+      jsonResponse({ code: 3, message: 'The file is not a JPEG, PNG or WebP image.', details: [] }, 400),
+    );
+    const err = await caught(predict(image(), { explain: true }));
+    expect(err.kind).toBe('http');
+    expect(err.status).toBe(400);
+    expect(err.code).toBe(3);
+    expect(err.message).toBe('The file is not a JPEG, PNG or WebP image.');
+  });
+
+  it.each([
+    [413, 'The image is too large. The limit is 10 MB.'],
+    [429, 'Too many requests right now. Wait a moment and try again.'],
+    [503, 'The detection service is starting or temporarily unavailable. Try again in a moment.'],
+    [502, 'The detection service did not respond. Try again in a moment.'],
+  ])('maps a non-JSON %i to a generic message', async (status, message) => {
+    mockFetch(async () => new Response('upstream connect error or disconnect/reset before headers', { status }));
+    const err = await caught(predict(image(), { explain: true }));
+    expect(err.status).toBe(status);
+    expect(err.message).toBe(message);
+  });
+
+  it('uses the generic text when the JSON error has an empty message', async () => {
+    mockFetch(async () => jsonResponse({ code: 8, message: '' }, 429));
+    const err = await caught(predict(image(), { explain: true }));
+    expect(err.message).toBe(messageForStatus(429));
+  });
+
+  it('adds the request id to server errors', async () => {
+    mockFetch(async () =>
+      jsonResponse({ code: 13, message: 'Internal error.' }, 500, { 'x-request-id': 'abc123' }),
+    );
+    const err = await caught(predict(image(), { explain: true }));
+    expect(errorMessage(err)).toBe('Internal error. (reference abc123)');
+  });
+
+  it('reports a network failure clearly', async () => {
+    mockFetch(async () => {
+      throw new TypeError('Failed to fetch');
+    });
+    const err = await caught(predict(image(), { explain: true }));
+    expect(err.kind).toBe('network');
+    expect(err.message).toBe(NETWORK_ERROR_MESSAGE);
+  });
+
+  it('rejects a 200 answer that is not a prediction', async () => {
+    mockFetch(async () => new Response('<html>proxy login</html>', { status: 200 }));
+    const err = await caught(predict(image(), { explain: true }));
+    expect(err.kind).toBe('invalid-response');
+
+    mockFetch(async () => jsonResponse({ hello: 'world' }));
+    expect((await caught(predict(image(), { explain: true }))).kind).toBe('invalid-response');
+  });
+
+  it('times out a request that never answers', async () => {
+    vi.useFakeTimers();
+    mockFetch(
+      (_url, init) =>
+        new Promise<Response>((_resolve, reject) => {
+          init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+        }),
+    );
+    const pending = caught(predict(image(), { explain: true, timeoutMs: 5000 }));
+    await vi.advanceTimersByTimeAsync(5000);
+    const err = await pending;
+    expect(err.kind).toBe('timeout');
+    expect(err.message).toMatch(/within 5 s/);
+  });
+
+  it('reports a cancellation by the caller as aborted', async () => {
+    mockFetch(
+      (_url, init) =>
+        new Promise<Response>((_resolve, reject) => {
+          init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+        }),
+    );
+    const controller = new AbortController();
+    const pending = caught(predict(image(), { explain: true, signal: controller.signal }));
+    controller.abort();
+    expect((await pending).kind).toBe('aborted');
+  });
+});
+
+describe('normalizePredictResponse', () => {
+  it('rejects non-objects', () => {
+    expect(() => normalizePredictResponse(null)).toThrow(ApiError);
+    expect(() => normalizePredictResponse([])).toThrow(ApiError);
+  });
+});
+
+describe('health and model info', () => {
+  it('parses /health', async () => {
+    const fetchMock = mockFetch(async () =>
+      jsonResponse({ status: 'healthy', app: 'Deepfake Detection API', version: '0.1.0', model_loaded: true }),
+    );
+    await expect(getHealth()).resolves.toEqual({
+      status: 'healthy',
+      app: 'Deepfake Detection API',
+      version: '0.1.0',
+      model_loaded: true,
+    });
+    expect(fetchMock.mock.calls[0]![0]).toBe('/health');
+  });
+
+  it('parses /model-info', async () => {
+    mockFetch(async () =>
+      jsonResponse({
+        model_name: 'efficientnet_lite0-dfdc',
+        engine: 'torchscript',
+        labels: ['Real', 'Deepfake'],
+        metrics: { auc: 0.874, accuracy: 0.794, images: 2531, dataset: 'val split' },
+      }),
+    );
+    const info = await getModelInfo();
+    expect(info.model_name).toBe('efficientnet_lite0-dfdc');
+    expect(info.metrics.auc).toBe(0.874);
+    expect(info.metrics.images).toBe(2531);
+    expect(info.labels).toEqual(['Real', 'Deepfake']);
+    expect(info.version).toBe('');
+  });
+});
+
+describe('heatmapDataUrl', () => {
+  it('builds a PNG data URL and accepts the URL-safe alphabet', () => {
+    expect(heatmapDataUrl('')).toBe('');
+    expect(heatmapDataUrl('ab+/')).toBe('data:image/png;base64,ab+/');
+    expect(heatmapDataUrl('ab-_')).toBe('data:image/png;base64,ab+/');
+  });
+});
+
+describe('errorMessage', () => {
+  it('hides unexpected exceptions behind a generic text', () => {
+    expect(errorMessage(new Error('x is undefined'))).toBe('Something went wrong. Try again.');
+  });
+});

@@ -1,0 +1,356 @@
+// Typed client for the REST surface that Envoy transcodes to gRPC (proto/deepfake/v1/detector.proto).
+// JSON field names are the proto field names (snake_case). Every failure is turned into an ApiError whose
+// `message` can be shown to the user as it is.
+
+export interface Box {
+  x_min: number;
+  y_min: number;
+  x_max: number;
+  y_max: number;
+}
+
+export interface Face {
+  box: Box;
+  detection_confidence: number;
+  fake_probability: number;
+  label: string;
+  confidence: number;
+}
+
+export interface StageTimings {
+  decode_ms: number;
+  faces_ms: number;
+  inference_ms: number;
+  gradcam_ms: number;
+  total_ms: number;
+}
+
+export interface PredictResponse {
+  prediction: string;
+  confidence: number;
+  explanation: string;
+  filename: string;
+  model: string;
+  device: string;
+  grad_cam_available: boolean;
+  fake_probability: number;
+  faces: Face[];
+  face_found: boolean;
+  /** Base64 PNG (standard alphabet); "" when no heatmap was requested. */
+  heatmap_png: string;
+  request_id: string;
+  image_sha256: string;
+  timings: StageTimings;
+  image_width: number;
+  image_height: number;
+  engine: string;
+  threshold: number;
+}
+
+export interface HealthResponse {
+  status: string;
+  app: string;
+  version: string;
+  model_loaded: boolean;
+}
+
+export interface ModelMetrics {
+  dataset: string;
+  images: number;
+  auc: number;
+  accuracy: number;
+  precision: number;
+  recall: number;
+  log_loss: number;
+  expected_calibration_error: number;
+}
+
+export interface ModelInfoResponse {
+  model_name: string;
+  device: string;
+  model_path: string;
+  total_parameters: number;
+  trainable_parameters: number;
+  architecture: string;
+  engine: string;
+  input_size: number;
+  labels: string[];
+  threshold: number;
+  calibration: string;
+  face_detector: string;
+  weights_sha256: string;
+  init: string;
+  metrics: ModelMetrics;
+  version: string;
+}
+
+export type ApiErrorKind = 'http' | 'network' | 'timeout' | 'aborted' | 'invalid-response';
+
+export class ApiError extends Error {
+  readonly kind: ApiErrorKind;
+  /** HTTP status; 0 when no response arrived. */
+  readonly status: number;
+  /** gRPC status code from the error body, when the transcoder sent one. */
+  readonly code: number | undefined;
+  readonly requestId: string | undefined;
+
+  constructor(
+    message: string,
+    opts: { kind: ApiErrorKind; status?: number; code?: number; requestId?: string },
+  ) {
+    super(message);
+    this.name = 'ApiError';
+    this.kind = opts.kind;
+    this.status = opts.status ?? 0;
+    this.code = opts.code;
+    this.requestId = opts.requestId;
+  }
+}
+
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+export const NETWORK_ERROR_MESSAGE =
+  'Could not reach the detection service. Check your connection and try again.';
+
+/** Shown when the server's error body has no usable `message` (e.g. an Envoy plain-text page). */
+export function messageForStatus(status: number): string {
+  switch (status) {
+    case 400:
+      return 'The image could not be processed. Check that it is a valid JPG or PNG file.';
+    case 401:
+    case 403:
+      return 'You are not allowed to use the detection service. Sign in again or contact an administrator.';
+    case 404:
+      return 'The detection service was not found at this address.';
+    case 413:
+      return 'The image is too large. The limit is 10 MB.';
+    case 429:
+      return 'Too many requests right now. Wait a moment and try again.';
+    case 502:
+    case 504:
+      return 'The detection service did not respond. Try again in a moment.';
+    case 503:
+      return 'The detection service is starting or temporarily unavailable. Try again in a moment.';
+    default:
+      if (status >= 500) return 'The detection service hit an error. Try again later.';
+      return `The request failed (HTTP ${status}).`;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+async function errorFromResponse(res: Response): Promise<ApiError> {
+  const requestId = res.headers.get('x-request-id') ?? undefined;
+  let message = '';
+  let code: number | undefined;
+  try {
+    // Envoy answers with plain text for its own errors (e.g. "upstream connect error"); only a JSON body
+    // with a `message` comes from the service and is written for users.
+    const body: unknown = JSON.parse(await res.text());
+    if (isRecord(body)) {
+      if (typeof body.message === 'string') message = body.message.trim();
+      if (typeof body.code === 'number') code = body.code;
+    }
+  } catch {
+    // Not JSON: fall back to the generic text for the status.
+  }
+  return new ApiError(message || messageForStatus(res.status), {
+    kind: 'http',
+    status: res.status,
+    code,
+    requestId,
+  });
+}
+
+function num(value: unknown): number {
+  const n = typeof value === 'string' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) ? n : 0;
+}
+
+function str(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+function normalizeBox(raw: unknown): Box {
+  const b = isRecord(raw) ? raw : {};
+  return { x_min: num(b.x_min), y_min: num(b.y_min), x_max: num(b.x_max), y_max: num(b.y_max) };
+}
+
+function normalizeFace(raw: unknown): Face {
+  const f = isRecord(raw) ? raw : {};
+  return {
+    box: normalizeBox(f.box),
+    detection_confidence: num(f.detection_confidence),
+    fake_probability: num(f.fake_probability),
+    label: str(f.label),
+    confidence: num(f.confidence),
+  };
+}
+
+/**
+ * Checks the shape of a Predict answer and fills absent fields with proto3 defaults. The transcoder is
+ * configured to print every field, but a UI should not crash on a proxy that drops defaults.
+ */
+export function normalizePredictResponse(raw: unknown): PredictResponse {
+  if (!isRecord(raw) || typeof raw.prediction !== 'string' || raw.prediction === '') {
+    throw new ApiError('The detection service sent an unexpected answer. Try again.', {
+      kind: 'invalid-response',
+      status: 200,
+    });
+  }
+  const t = isRecord(raw.timings) ? raw.timings : {};
+  return {
+    prediction: raw.prediction,
+    confidence: num(raw.confidence),
+    explanation: str(raw.explanation),
+    filename: str(raw.filename),
+    model: str(raw.model),
+    device: str(raw.device),
+    grad_cam_available: raw.grad_cam_available === true,
+    fake_probability: num(raw.fake_probability),
+    faces: Array.isArray(raw.faces) ? raw.faces.map(normalizeFace) : [],
+    face_found: raw.face_found === true,
+    heatmap_png: str(raw.heatmap_png),
+    request_id: str(raw.request_id),
+    image_sha256: str(raw.image_sha256),
+    timings: {
+      decode_ms: num(t.decode_ms),
+      faces_ms: num(t.faces_ms),
+      inference_ms: num(t.inference_ms),
+      gradcam_ms: num(t.gradcam_ms),
+      total_ms: num(t.total_ms),
+    },
+    image_width: num(raw.image_width),
+    image_height: num(raw.image_height),
+    engine: str(raw.engine),
+    threshold: num(raw.threshold),
+  };
+}
+
+/** `data:` URL for the heatmap; accepts the URL-safe alphabet too, in case a proxy re-encodes bytes. */
+export function heatmapDataUrl(base64Png: string): string {
+  if (!base64Png) return '';
+  return `data:image/png;base64,${base64Png.replace(/-/g, '+').replace(/_/g, '/')}`;
+}
+
+interface RequestOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/** fetch + JSON with the error mapping above; a timeout and the caller's signal both abort it. */
+async function requestJson(url: string, init: RequestInit, opts: RequestOptions = {}): Promise<unknown> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  const onCallerAbort = () => controller.abort();
+  if (opts.signal?.aborted) controller.abort();
+  opts.signal?.addEventListener('abort', onCallerAbort);
+
+  try {
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        ...init,
+        headers: { Accept: 'application/json' },
+        signal: controller.signal,
+      });
+    } catch {
+      if (timedOut) {
+        throw new ApiError(
+          `The detection service did not answer within ${Math.round(timeoutMs / 1000)} s. Try again.`,
+          { kind: 'timeout' },
+        );
+      }
+      if (controller.signal.aborted) throw new ApiError('The request was cancelled.', { kind: 'aborted' });
+      throw new ApiError(NETWORK_ERROR_MESSAGE, { kind: 'network' });
+    }
+    if (!res.ok) throw await errorFromResponse(res);
+    try {
+      return JSON.parse(await res.text()) as unknown;
+    } catch {
+      throw new ApiError('The detection service sent an unexpected answer. Try again.', {
+        kind: 'invalid-response',
+        status: res.status,
+      });
+    }
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onCallerAbort);
+  }
+}
+
+export interface PredictOptions extends RequestOptions {
+  /** Ask for the Grad-CAM heatmap (one extra backward pass per face). */
+  explain: boolean;
+}
+
+/** POST /predict with multipart/form-data (`file` part), the original app's route. */
+export async function predict(file: File, opts: PredictOptions): Promise<PredictResponse> {
+  const form = new FormData();
+  form.append('file', file, file.name);
+  // The browser sets the multipart Content-Type with its boundary; setting it here would break that.
+  const raw = await requestJson(
+    `/predict?explain=${opts.explain ? 'true' : 'false'}`,
+    { method: 'POST', body: form },
+    opts,
+  );
+  return normalizePredictResponse(raw);
+}
+
+export async function getHealth(opts: RequestOptions = {}): Promise<HealthResponse> {
+  const raw = await requestJson('/health', { method: 'GET' }, { timeoutMs: 10_000, ...opts });
+  const h = isRecord(raw) ? raw : {};
+  return { status: str(h.status), app: str(h.app), version: str(h.version), model_loaded: h.model_loaded === true };
+}
+
+export async function getModelInfo(opts: RequestOptions = {}): Promise<ModelInfoResponse> {
+  const raw = await requestJson('/model-info', { method: 'GET' }, { timeoutMs: 10_000, ...opts });
+  const m = isRecord(raw) ? raw : {};
+  const metrics = isRecord(m.metrics) ? m.metrics : {};
+  return {
+    model_name: str(m.model_name),
+    device: str(m.device),
+    model_path: str(m.model_path),
+    total_parameters: num(m.total_parameters),
+    trainable_parameters: num(m.trainable_parameters),
+    architecture: str(m.architecture),
+    engine: str(m.engine),
+    input_size: num(m.input_size),
+    labels: Array.isArray(m.labels) ? m.labels.filter((l): l is string => typeof l === 'string') : [],
+    threshold: num(m.threshold),
+    calibration: str(m.calibration),
+    face_detector: str(m.face_detector),
+    weights_sha256: str(m.weights_sha256),
+    init: str(m.init),
+    metrics: {
+      dataset: str(metrics.dataset),
+      images: num(metrics.images),
+      auc: num(metrics.auc),
+      accuracy: num(metrics.accuracy),
+      precision: num(metrics.precision),
+      recall: num(metrics.recall),
+      log_loss: num(metrics.log_loss),
+      expected_calibration_error: num(metrics.expected_calibration_error),
+    },
+    version: str(m.version),
+  };
+}
+
+/** A message for anything thrown by the functions above (or by code around them). */
+export function errorMessage(err: unknown): string {
+  if (err instanceof ApiError) {
+    // 5xx answers carry only a generic text; the request id lets support find the server log line.
+    if (err.status >= 500 && err.requestId && !err.message.includes(err.requestId)) {
+      return `${err.message} (reference ${err.requestId})`;
+    }
+    return err.message;
+  }
+  return 'Something went wrong. Try again.';
+}

@@ -1,0 +1,44 @@
+// Small display helpers shared by the components, so numbers read the same everywhere.
+
+export type Verdict = 'real' | 'fake' | 'unknown';
+
+/** Maps the API's label ("Real" / "Deepfake") to a tone used for colours and icons. */
+export function verdictTone(label: string): Verdict {
+  const l = label.trim().toLowerCase();
+  if (l === 'real') return 'real';
+  if (l === 'deepfake' || l === 'fake') return 'fake';
+  return 'unknown';
+}
+
+export function clampPercent(value: number): number {
+  if (!Number.isFinite(value)) return 0;
+  return Math.min(100, Math.max(0, value));
+}
+
+/** 0-100 value → "92.6%" (one decimal, trailing ".0" kept off for whole numbers). */
+export function formatPercent(value: number): string {
+  const v = Math.round(clampPercent(value) * 10) / 10;
+  return `${Number.isInteger(v) ? v.toFixed(0) : v.toFixed(1)}%`;
+}
+
+/** 0-1 probability → "7%" (whole percent; "<1%" / ">99%" so 0.004 never reads as a certain 0%). */
+export function formatProbability(p: number): string {
+  if (!Number.isFinite(p)) return '–';
+  const pct = p * 100;
+  if (pct > 0 && pct < 1) return '<1%';
+  if (pct > 99 && pct < 100) return '>99%';
+  return `${Math.round(pct)}%`;
+}
+
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms) || ms <= 0) return '–';
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
+}
+
+export function formatClock(epochMs: number): string {
+  return new Date(epochMs).toLocaleTimeString(undefined, {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+}

@@ -1,0 +1,51 @@
+import type { PredictResponse } from '../api';
+
+// 1x1 transparent PNG: enough for <img> in jsdom.
+export const TINY_PNG_BASE64 =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
+
+export function makePrediction(overrides: Partial<PredictResponse> = {}): PredictResponse {
+  return {
+    prediction: 'Deepfake',
+    confidence: 87.4,
+    explanation: '2 faces were analysed; face 1 looks like a deepfake (deepfake probability 87%).',
+    filename: 'group.jpg',
+    model: 'efficientnet_lite0-dfdc',
+    device: 'cpu',
+    grad_cam_available: true,
+    fake_probability: 0.874,
+    threshold: 0.5,
+    face_found: true,
+    faces: [
+      {
+        box: { x_min: 300, y_min: 150, x_max: 600, y_max: 450 },
+        detection_confidence: 0.9999,
+        fake_probability: 0.874,
+        label: 'Deepfake',
+        confidence: 87.4,
+      },
+      {
+        box: { x_min: 900, y_min: 60, x_max: 1050, y_max: 240 },
+        detection_confidence: 0.998,
+        fake_probability: 0.12,
+        label: 'Real',
+        confidence: 88,
+      },
+    ],
+    heatmap_png: TINY_PNG_BASE64,
+    request_id: '5e2c0f2a25b641e6bfb60ee505e1ef42',
+    image_sha256: 'ab'.repeat(32),
+    timings: { decode_ms: 17.6, faces_ms: 181, inference_ms: 52.3, gradcam_ms: 90.1, total_ms: 341.4 },
+    image_width: 1200,
+    image_height: 600,
+    engine: 'torchscript',
+    ...overrides,
+  };
+}
+
+export function jsonResponse(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': 'application/json', ...headers },
+  });
+}

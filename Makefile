@@ -14,7 +14,7 @@ EPOCHS ?= 15
 DEVICE ?= cpu
 OUTPUT ?= runs/$(MODEL)
 
-.PHONY: help venv run serve test lint proto bench train evaluate export clean
+.PHONY: help venv ui browser run serve test test-python test-web lint proto bench train evaluate export clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,12 +30,34 @@ $(STAMP): requirements.txt requirements-dev.txt clients/python/pyproject.toml
 
 venv: $(STAMP)  ## create .venv with everything (first use only)
 
-run: serve  ## start the service
+WEB := clients/web
+WEB_DEPS := $(WEB)/node_modules/.package-lock.json
+WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public $(WEB)/docs $(WEB)/scripts -type f 2>/dev/null) \
+	$(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/package.json
+
+$(WEB_DEPS): $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+
+$(WEB)/dist/index.html: $(WEB_DEPS) $(WEB_SOURCES)
+	cd $(WEB) && npm run build
+
+ui: $(WEB)/dist/index.html  ## build the React UI and API docs into clients/web/dist (npm ci + build)
+
+browser:  ## Debian's chromium for the end-to-end tests (apt-get; needs root)
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+run: $(STAMP) ui  ## start the service: gRPC server + Envoy (REST, UI, docs) on http://localhost:8000
+	$(PY) -m server.launch $(ARGS)
 
 serve: $(STAMP)  ## the gRPC server alone on :50051 (flags: make serve ARGS="--engine eager")
 	$(PY) -m server $(ARGS)
 
-test: $(STAMP)  ## run every test
+test: test-web test-python  ## run every test (web unit tests, then Python unit/integration/e2e)
+
+test-web: $(WEB_DEPS)
+	cd $(WEB) && npm run typecheck && npm test
+
+test-python: $(STAMP) ui browser
 	$(PY) -m pytest
 
 lint: $(STAMP)  ## ruff and mypy

@@ -1,4 +1,5 @@
-"""Shared fixtures: where the shared data lives, small real datasets, small generated weights."""
+"""Shared fixtures: the shared data, small real datasets, small generated weights, and a real server with
+Envoy in front of it (session-scoped: the model loads once)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,20 @@ import csv
 import os
 import random
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 import torch
+from deepfake.v1 import detector_pb2_grpc
 
+from server.app import MESSAGE_LIMIT, RunningServer, create_server
+from server.config import Config
 from server.model.factory import create_model, get_architecture
 from server.model.spec import WEIGHTS_FILENAME, ModelSpec, sha256_file
+from server.service import DetectionService
+from tests.integration.gateway import Envoy, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,3 +80,35 @@ def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
                      name="random-lite0", weights_sha256=sha256_file(out / WEIGHTS_FILENAME))
     spec.save(out)
     return out
+
+
+CHANNEL_OPTIONS = [("grpc.max_send_message_length", MESSAGE_LIMIT), ("grpc.max_receive_message_length", MESSAGE_LIMIT)]
+
+
+@pytest.fixture(scope="session")
+def served() -> Iterator[RunningServer]:
+    config = Config(port=0, grpc_workers=8)
+    service = DetectionService(config)
+    service.load()
+    running = create_server(config, service)
+    running.mark_serving()
+    yield running
+    running.stop(1.0)
+
+
+@pytest.fixture(scope="session")
+def channel(served: RunningServer) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(f"127.0.0.1:{served.port}", options=CHANNEL_OPTIONS) as ch:
+        yield ch
+
+
+@pytest.fixture(scope="session")
+def stub(channel: grpc.Channel) -> detector_pb2_grpc.DeepfakeDetectorStub:
+    return detector_pb2_grpc.DeepfakeDetectorStub(channel)
+
+
+@pytest.fixture(scope="session")
+def gateway(served: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Envoy]:
+    """Envoy in front of the shared server, as `make run` configures it."""
+    with Envoy(settings_for(served.port), tmp_path_factory.mktemp("envoy")) as envoy:
+        yield envoy

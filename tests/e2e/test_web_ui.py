@@ -1,0 +1,89 @@
+"""The built React UI, served by the real Envoy in front of the real server, in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, FileChooser, Page, expect
+
+from tests.integration.gateway import UI_DIST, Envoy
+
+
+@pytest.fixture
+def page(browser: Browser, gateway: Envoy) -> Iterator[Page]:
+    assert (UI_DIST / "index.html").exists(), "the UI is not built: `make ui`"
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.console_messages = []  # type: ignore[attr-defined]
+
+    def remember(message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            page.console_messages.append(f"{message.type}: {message.text}")  # type: ignore[attr-defined]
+
+    page.on("console", remember)
+    page.on("pageerror", lambda exc: page.console_messages.append(f"pageerror: {exc}"))  # type: ignore[attr-defined]
+    page.goto(gateway.url + "/")
+    yield page
+    context.close()
+
+def analyze(page: Page, path: Path) -> None:
+    page.get_by_test_id("file-input").set_input_files(str(path))
+    page.get_by_test_id("analyze-button").click()
+
+def test_upload_a_face_and_see_verdict_confidence_heatmap_and_boxes(page: Page, photos_dir: Path,
+                                                                    artifacts: Path) -> None:
+    expect(page.get_by_test_id("health-status")).to_contain_text(re.compile("ready", re.I), timeout=15_000)
+    analyze(page, photos_dir / "multiface.jpg")
+    verdict = page.get_by_test_id("verdict")
+    expect(verdict).to_have_text(re.compile("Real|Deepfake"), timeout=60_000)
+    expect(page.get_by_test_id("confidence-value")).to_have_text(re.compile(r"\d+(\.\d+)?\s*%"))
+    expect(page.get_by_test_id("explanation")).to_contain_text("6 faces were analysed")
+    expect(page.get_by_test_id("heatmap-image")).to_be_visible()
+    expect(page.get_by_test_id("face-box")).to_have_count(6)
+    slider = page.get_by_test_id("heatmap-opacity")
+    slider.fill("20")
+    expect(page.get_by_test_id("history-item")).to_have_count(1)
+    page.screenshot(path=str(artifacts / "ui-result.png"), full_page=True)
+    assert page.console_messages == []  # type: ignore[attr-defined]
+
+def test_non_image_upload_shows_an_error(page: Page, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    page.get_by_test_id("file-input").set_input_files(str(notes))
+    expect(page.get_by_test_id("error-message")).to_contain_text(re.compile("JPG|PNG", re.I))
+    fake_jpeg = tmp_path / "broken.jpg"
+    fake_jpeg.write_bytes(b"\xff\xd8\xff\xe0 this is no image")
+    analyze(page, fake_jpeg)
+    expect(page.get_by_test_id("error-message")).to_contain_text("truncated or corrupt", timeout=30_000)
+    expect(page.get_by_test_id("verdict")).to_have_count(0)
+
+def test_phone_viewport_has_no_horizontal_scroll(browser: Browser, gateway: Envoy, photos_dir: Path,
+                                                 artifacts: Path) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(gateway.url + "/")
+    analyze(page, photos_dir / "paul_rudd.jpg")
+    expect(page.get_by_test_id("verdict")).to_have_text(re.compile("Real|Deepfake"), timeout=60_000)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375
+    page.screenshot(path=str(artifacts / "ui-phone.png"), full_page=True)
+    context.close()
+
+def test_keyboard_only_user_can_open_the_file_picker(page: Page) -> None:
+    """Tab to the "choose an image" button and press Enter: the browser's file chooser opens."""
+    choosers: list[FileChooser] = []
+    # Registered before the key press: Playwright intercepts file choosers only while someone listens.
+    page.on("filechooser", lambda chooser: choosers.append(chooser))
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        inside_drop_zone = page.evaluate(
+            "!!(document.activeElement && document.activeElement.closest('[data-testid=drop-zone]'))")
+        if inside_drop_zone:
+            page.keyboard.press("Enter")
+            page.wait_for_timeout(500)
+            assert len(choosers) == 1 and not choosers[0].is_multiple()
+            return
+    pytest.fail("the upload control is not reachable by keyboard")

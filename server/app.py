@@ -20,7 +20,9 @@ from server import logs
 from server.allocator import tune_malloc
 from server.config import Config, load_config
 from server.errors import DeepfakeError
+from server.metrics import Metrics
 from server.service import DetectionService
+from server.storage.writer import PredictionLog
 from server.transport.interceptors import ServiceInterceptor
 from server.transport.servicer import DeepfakeDetectorServicer
 
@@ -42,11 +44,24 @@ class RunningServer:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     def stop(self, grace: float) -> None:
-        """Health NOT_SERVING first (load balancers stop sending), then let in-flight calls finish."""
+        """Health NOT_SERVING first (load balancers stop sending), then let in-flight calls finish, then
+        flush the prediction log."""
         self.service.begin_shutdown()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
         self.service.close()
+        if self.service.prediction_log is not None:
+            self.service.prediction_log.close()
+
+
+def build_service(config: Config) -> DetectionService:
+    """The service with its metrics and prediction log, as the server runs it (nothing started yet)."""
+    metrics = Metrics()
+    prediction_log = PredictionLog(config.database_url, config.spool_dir, config.log_queue_size,
+                                   config.retention_days, on_write_failure=lambda _n: metrics.log_failures.inc())
+    metrics.track(metrics.spool_records, lambda: prediction_log.spool_records)
+    metrics.track(metrics.queue_records, lambda: prediction_log.queue_records)
+    return DetectionService(config, metrics, prediction_log)
 
 
 def create_server(config: Config, service: DetectionService) -> RunningServer:
@@ -54,7 +69,7 @@ def create_server(config: Config, service: DetectionService) -> RunningServer:
     until ``mark_serving`` is called after the model has loaded."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.grpc_workers, thread_name_prefix="grpc"),
-        interceptors=[ServiceInterceptor()],
+        interceptors=[ServiceInterceptor(service.metrics)],
         options=[
             ("grpc.max_receive_message_length", MESSAGE_LIMIT),
             ("grpc.max_send_message_length", MESSAGE_LIMIT),
@@ -84,7 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logs.configure(config.log_level, config.log_format)
     tune_malloc()
-    service = DetectionService(config)
+    service = build_service(config)
+    assert service.metrics is not None and service.prediction_log is not None
+    metrics_server = service.metrics.serve(config.metrics_host, config.metrics_port) if config.metrics_port else None
+    service.prediction_log.start()  # a database that is down only delays the log: records are spooled
     running = create_server(config, service)
     log.info("gRPC server listening on %s:%d (health NOT_SERVING until the model is loaded)", config.host, running.port)
 
@@ -100,15 +118,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         service.load()
     except (DeepfakeError, FileNotFoundError, ValueError) as exc:  # configuration problems: say what, no traceback
         log.error("cannot start: %s", exc)
-        running.server.stop(0)
+        running.stop(0)
         return 1
     except Exception:
         log.exception("could not load the model from %s", config.weights)
-        running.server.stop(0)
+        running.stop(0)
         return 1
     running.mark_serving()
-    log.info("serving")
+    log.info("serving%s", f"; metrics on http://{config.metrics_host}:{config.metrics_port}/metrics"
+             if metrics_server else "")
     stop.wait()
     running.stop(config.grace_s)
+    if metrics_server is not None:
+        metrics_server.shutdown()
     log.info("stopped")
     return 0

@@ -18,6 +18,8 @@ ENV_PREFIX = "DEEPFAKE_"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = REPO_ROOT / "weights" / "default"
 DEFAULT_UI_DIR = REPO_ROOT / "clients" / "web" / "dist"
+DEFAULT_VAR = REPO_ROOT / "var"
+DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_VAR / 'predictions.db'}"
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -46,6 +48,16 @@ class Config:
     detect_max_side: int = _setting(800, "images are downscaled to this longest side for face detection")
     # Grad-CAM
     heatmap_max_side: int = _setting(768, "longest side of the returned heatmap PNG")
+    # Prediction log
+    database_url: str = _setting(DEFAULT_DATABASE_URL, "sqlite:///PATH (default) or postgresql://user:pass@host/db")
+    retention_days: float = _setting(90.0, "prediction records older than this are deleted (0: keep forever)")
+    spool_dir: Path = _setting(DEFAULT_VAR / "spool", "records wait here on disk while the database is down")
+    log_queue_size: int = _setting(10_000, "records buffered in memory before they go to the spool")
+    store_uploads: bool = _setting(False, "also keep uploaded images (content-addressed, by sha256)")
+    upload_dir: Path = _setting(DEFAULT_VAR / "uploads", "where --store-uploads keeps images")
+    # Metrics
+    metrics_host: str = _setting("127.0.0.1", "address of the Prometheus /metrics endpoint")
+    metrics_port: int = _setting(9100, "port of the Prometheus /metrics endpoint (0: off)")
     # REST gateway (Envoy) started by `python -m server.launch` / `make run`
     http_host: str = _setting("127.0.0.1", "address Envoy's REST + UI listener binds to")
     http_port: int = _setting(8000, "Envoy port for REST, the web UI and native gRPC")
@@ -130,6 +142,10 @@ def validate(config: Config) -> Config:
         problems.append(f"log_format {config.log_format!r} is not json or text")
     if config.rate_limit_rps <= 0 or config.rate_limit_burst < 1:
         problems.append("rate limits must be positive")
+    if not config.database_url.startswith(("sqlite://", "postgresql://", "postgres://")):
+        problems.append("database_url must start with sqlite:// or postgresql://")
+    if config.retention_days < 0 or config.log_queue_size < 1:
+        problems.append("retention_days must be >= 0 and log_queue_size >= 1")
     if problems:
         raise ValueError("invalid configuration: " + "; ".join(problems))
     return config

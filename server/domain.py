@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,10 +54,20 @@ class Prediction:
     image_bytes: int
     timings: Timings
     heatmap_png: bytes = b""
+    prediction_id: str = ""  # the record's id in the prediction history
 
     @property
     def grad_cam_available(self) -> bool:
         return bool(self.heatmap_png)
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who is asking and how to tell that they gave up; filled in by the transport."""
+
+    request_id: str
+    client: str = ""  # API key name, else the client's address
+    abandoned: Callable[[], bool] = field(default=lambda: False)
 
 
 @dataclass(frozen=True)

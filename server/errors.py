@@ -6,6 +6,7 @@
     ├── InvalidRequest             a well-formed request asking for something impossible
     ├── Overloaded                 the inference queue is full; retry later
     ├── ModelNotReady              still loading or warming up, or shutting down
+    ├── StorageUnavailable         the prediction history's database cannot be read right now
     ├── NotFound                   a record asked for by id does not exist
     ├── PermissionDenied           the caller's key lacks the needed permission
     ├── Unauthenticated            no valid API key was presented
@@ -44,6 +45,10 @@ class Overloaded(DeepfakeError):
 
 class ModelNotReady(DeepfakeError):
     """The model is not loaded yet, or the server is draining."""
+
+
+class StorageUnavailable(DeepfakeError):
+    """The prediction history cannot be read now (predictions themselves keep working)."""
 
 
 class NotFound(DeepfakeError):

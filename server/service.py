@@ -4,6 +4,7 @@ optional Grad-CAM. No transport concerns here: inputs are bytes and strings, out
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -13,32 +14,37 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from peewee import Database
 from PIL import Image
 
 from server import APP_NAME, __version__
 from server.batching import Batcher
 from server.config import Config
-from server.domain import Box, FaceResult, Health, ModelInfo, Prediction, Timings
+from server.domain import Box, FaceResult, Health, ModelInfo, Prediction, RequestContext, Timings
 from server.engine import Engine, load_engine, resolve_device
-from server.errors import ModelNotReady
+from server.errors import ModelNotReady, StorageUnavailable
 from server.faces import DetectedFace, FaceDetector
 from server.gradcam import GradCam, render_overlay
 from server.imaging.decode import DecodedImage, ImageLimits, decode_image
 from server.imaging.upload import parse_upload, sanitize_filename
+from server.metrics import Metrics
 from server.model.factory import get_architecture, load_trained
 from server.model.preprocess import crop_face, fit_to_input, images_to_batch
 from server.model.spec import ModelSpec
+from server.storage.queries import HistoryQuery, get_prediction, list_predictions
+from server.storage.records import PredictionRecord
+from server.storage.uploads import store_upload
+from server.storage.writer import PredictionLog
 
 log = logging.getLogger(__name__)
 
 
-def _never() -> bool:
-    return False
-
-
 class DetectionService:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, metrics: Metrics | None = None,
+                 prediction_log: PredictionLog | None = None) -> None:
         self.config = config
+        self.metrics = metrics
+        self.prediction_log = prediction_log
         self.limits = ImageLimits(max_bytes=config.max_image_bytes, max_pixels=config.max_pixels)
         self._ready = threading.Event()
         self._stopping = False
@@ -61,9 +67,14 @@ class DetectionService:
             engine.warmup()
             return engine
 
-        self.worker = Batcher(load_engine_warm, max_batch=8, pending=lambda: self._pending)
+        self.worker = Batcher(load_engine_warm, max_batch=8, pending=lambda: self._pending,
+                              on_batch=self.metrics.observe_batch if self.metrics else None)
         self.engine = self.worker.start()
         self.detector, self.explainer = self.worker.call(self._load_helpers).result()
+        if self.metrics is not None:
+            self.metrics.model_info.labels(self.spec.name or self.spec.architecture, self.spec.weights_sha256,
+                                           cfg.engine, str(self.device), __version__).set(1)
+            self.metrics.track(self.metrics.queue_depth, self.worker.depth)
         self._ready.set()
         log.info("model %s loaded with engine %s on %s in %.1f s", self.spec.name, cfg.engine, self.device,
                  time.perf_counter() - started)
@@ -95,19 +106,19 @@ class DetectionService:
     # ---- predictions -----------------------------------------------------------------------------------
 
     def predict_upload(self, body: bytes, content_type: str, filename: str, explain: bool, is_face_crop: bool,
-                       request_id: str, abandoned: Callable[[], bool] = _never) -> Prediction:
+                       ctx: RequestContext) -> Prediction:
         upload = parse_upload(body, content_type, filename)
-        return self.predict(upload.data, upload.filename, explain, is_face_crop, request_id, abandoned)
+        return self.predict(upload.data, upload.filename, explain, is_face_crop, ctx)
 
-    def predict(self, data: bytes, filename: str, explain: bool, is_face_crop: bool, request_id: str,
-                abandoned: Callable[[], bool] = _never) -> Prediction:
+    def predict(self, data: bytes, filename: str, explain: bool, is_face_crop: bool,
+                ctx: RequestContext) -> Prediction:
         if not self.ready:
             raise ModelNotReady("The model is not ready yet; please retry in a few seconds.")
         started = time.perf_counter()
         with self._in_flight():
             decoded = decode_image(data, self.limits)
             decoded_at = time.perf_counter()
-            faces = [] if is_face_crop else self._detect(decoded.image, abandoned)
+            faces = [] if is_face_crop else self._detect(decoded.image, ctx.abandoned)
             detected_at = time.perf_counter()
             if faces:
                 regions = [self.spec.face_crop.crop_box(f.box) for f in faces]
@@ -120,23 +131,50 @@ class DetectionService:
         if explain:
             # One eager pass gives both the verdict and the Grad-CAM maps (no second, TorchScript inference).
             decision = self.spec.calibration.decision_logit(self.spec.threshold)
-            logits, cams = self.worker.call(lambda: self.explainer.explain(batch, decision), abandoned).result()
+            logits, cams = self.worker.call(lambda: self.explainer.explain(batch, decision), ctx.abandoned).result()
             inferred_at = time.perf_counter()
             heatmap = render_overlay(decoded.image, list(cams), regions, self.config.heatmap_max_side)
         else:
-            logits = self.worker.submit(batch, abandoned).result()
+            logits = self.worker.submit(batch, ctx.abandoned).result()
             inferred_at = time.perf_counter()
         probabilities = [self.spec.calibration.probability(float(z)) for z in logits]
         finished = time.perf_counter()
 
-        return self._verdict(
-            decoded, sanitize_filename(filename), faces, probabilities, request_id, heatmap,
+        prediction = self._verdict(
+            decoded, sanitize_filename(filename), faces, probabilities, ctx.request_id, heatmap,
             Timings(
                 decode_ms=_ms(decoded_at - started), faces_ms=_ms(detected_at - decoded_at),
                 inference_ms=_ms(inferred_at - detected_at), gradcam_ms=_ms(finished - inferred_at) if explain else 0.0,
                 total_ms=_ms(finished - started),
             ),
         )
+        return self._record(prediction, data, ctx, explain)
+
+    def _record(self, prediction: Prediction, data: bytes, ctx: RequestContext, explained: bool) -> Prediction:
+        """Hand the prediction to the log (never blocking) and to the metrics; returns it with its record id."""
+        if self.metrics is not None:
+            self.metrics.observe_prediction(prediction)
+        if self.prediction_log is None:
+            return prediction
+        upload_path = ""
+        if self.config.store_uploads:
+            upload_path = store_upload(self.config.upload_dir, data, prediction.image_sha256, prediction.image_format)
+        record = PredictionRecord.of(prediction, self.spec.weights_sha256, ctx.client, explained, upload_path)
+        self.prediction_log.record(record)
+        return dataclasses.replace(prediction, prediction_id=record.id)
+
+    # ---- history -----------------------------------------------------------------------------------------
+
+    def list_predictions(self, query: HistoryQuery) -> tuple[list[PredictionRecord], str]:
+        return list_predictions(self._history_db(), query)
+
+    def get_prediction(self, prediction_id: str) -> PredictionRecord:
+        return get_prediction(self._history_db(), prediction_id)
+
+    def _history_db(self) -> Database:
+        if self.prediction_log is None:
+            raise StorageUnavailable("This server keeps no prediction history.")
+        return self.prediction_log.db
 
     def _detect(self, image: Image.Image, abandoned: Callable[[], bool]) -> list[DetectedFace]:
         small, scale = self.detector.downscale(image)

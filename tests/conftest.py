@@ -15,11 +15,10 @@ import pytest
 import torch
 from deepfake.v1 import detector_pb2_grpc
 
-from server.app import MESSAGE_LIMIT, RunningServer, create_server
+from server.app import MESSAGE_LIMIT, RunningServer, build_service, create_server
 from server.config import Config
 from server.model.factory import create_model, get_architecture
 from server.model.spec import WEIGHTS_FILENAME, ModelSpec, sha256_file
-from server.service import DetectionService
 from tests.integration.gateway import Envoy, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,9 +85,14 @@ CHANNEL_OPTIONS = [("grpc.max_send_message_length", MESSAGE_LIMIT), ("grpc.max_r
 
 
 @pytest.fixture(scope="session")
-def served() -> Iterator[RunningServer]:
-    config = Config(port=0, grpc_workers=8)
-    service = DetectionService(config)
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The real server with the shipped model, a SQLite prediction log and a /metrics endpoint."""
+    var = tmp_path_factory.mktemp("server-var")
+    config = Config(port=0, grpc_workers=8, database_url=f"sqlite:///{var / 'predictions.db'}",
+                    spool_dir=var / "spool", metrics_port=0)
+    service = build_service(config)
+    assert service.prediction_log is not None and service.metrics is not None
+    service.prediction_log.start()
     service.load()
     running = create_server(config, service)
     running.mark_serving()

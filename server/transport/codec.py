@@ -5,6 +5,7 @@ from __future__ import annotations
 from deepfake.v1 import detector_pb2 as pb
 
 from server.domain import Health, ModelInfo, Prediction
+from server.storage.records import PredictionRecord
 
 
 def prediction_to_pb(p: Prediction) -> pb.PredictResponse:
@@ -27,6 +28,7 @@ def prediction_to_pb(p: Prediction) -> pb.PredictResponse:
             )
             for f in p.faces
         ],
+        prediction_id=p.prediction_id,
         face_found=p.face_found,
         heatmap_png=p.heatmap_png,
         request_id=p.request_id,
@@ -77,4 +79,31 @@ def model_info_to_pb(m: ModelInfo) -> pb.ModelInfoResponse:
             expected_calibration_error=float(metrics.get("ece", 0.0)),
         ),
         version=m.version,
+    )
+
+
+def record_to_pb(r: PredictionRecord) -> pb.PredictionRecord:
+    return pb.PredictionRecord(
+        id=r.id,
+        created_at=r.created_at.isoformat().replace("+00:00", "Z"),
+        request_id=r.request_id,
+        filename=r.filename,
+        image_sha256=r.image_sha256,
+        image_bytes=r.image_bytes,
+        image_width=r.image_width,
+        image_height=r.image_height,
+        image_format=r.image_format,
+        prediction=r.prediction,
+        fake_probability=r.fake_probability,
+        confidence=r.confidence,
+        faces=[pb.Face(box=pb.Box(**f["box"]), detection_confidence=f["detection_confidence"],
+                       fake_probability=f["fake_probability"], label=f["label"], confidence=f["confidence"])
+               for f in r.faces],
+        model=r.model,
+        weights_sha256=r.weights_sha256,
+        engine=r.engine,
+        device=r.device,
+        latency_ms=r.latency_ms,
+        client=r.client,
+        explained=r.explained,
     )

@@ -14,6 +14,7 @@ from grpc_interceptor import ServerInterceptor
 
 from server import errors
 from server.logs import request_id_var
+from server.metrics import Metrics
 
 log = logging.getLogger("server.access")
 
@@ -23,6 +24,7 @@ STATUS_FOR_ERROR: tuple[tuple[type[errors.DeepfakeError], grpc.StatusCode], ...]
     (errors.InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.ModelNotReady, grpc.StatusCode.UNAVAILABLE),
+    (errors.StorageUnavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.NotFound, grpc.StatusCode.NOT_FOUND),
     (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
@@ -48,14 +50,20 @@ def request_id_from(context: grpc.ServicerContext) -> str:
 
 class ServiceInterceptor(ServerInterceptor):  # type: ignore[misc]
     """Gives every call a request id (logged, returned as ``x-request-id``), writes one access-log line
-    per call, and turns exceptions into status codes: domain errors keep their user-facing message,
-    anything else becomes INTERNAL with a generic message and is logged with its traceback."""
+    and the request metrics per call, and turns exceptions into status codes: domain errors keep their
+    user-facing message, anything else becomes INTERNAL with a generic message and is logged with its
+    traceback."""
+
+    def __init__(self, metrics: Metrics | None = None) -> None:
+        self.metrics = metrics
 
     def intercept(self, method: Callable[..., Any], request: Any, context: grpc.ServicerContext,
                   method_name: str) -> Any:
         request_id = request_id_from(context)
         token = request_id_var.set(request_id)
         started = time.perf_counter()
+        if self.metrics is not None:
+            self.metrics.in_flight.inc()
         code = grpc.StatusCode.OK
         trailers: list[tuple[str, str]] = [("x-request-id", request_id)]
         try:
@@ -77,10 +85,14 @@ class ServiceInterceptor(ServerInterceptor):  # type: ignore[misc]
         finally:
             if code is grpc.StatusCode.OK:
                 context.set_trailing_metadata(tuple(trailers))
+            elapsed = time.perf_counter() - started
+            if self.metrics is not None:
+                self.metrics.in_flight.dec()
+                self.metrics.requests.labels(method_name, code.name).inc()
+                self.metrics.request_duration.labels(method_name).observe(elapsed)
             # Health probes arrive every few seconds from Envoy and Kubernetes: keep them out of INFO.
             level = logging.DEBUG if method_name.startswith("/grpc.health.") else logging.INFO
             log.log(level, "%s %s", method_name, code.name, extra={
-                "rpc": method_name, "code": code.name, "duration_ms": round((time.perf_counter() - started) * 1e3, 2),
-                "peer": context.peer(),
+                "rpc": method_name, "code": code.name, "duration_ms": round(elapsed * 1e3, 2), "peer": context.peer(),
             })
             request_id_var.reset(token)

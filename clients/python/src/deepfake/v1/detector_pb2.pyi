@@ -73,7 +73,7 @@ class StageTimings(_message.Message):
     def __init__(self, decode_ms: _Optional[float] = ..., faces_ms: _Optional[float] = ..., inference_ms: _Optional[float] = ..., gradcam_ms: _Optional[float] = ..., total_ms: _Optional[float] = ...) -> None: ...
 
 class PredictResponse(_message.Message):
-    __slots__ = ("prediction", "confidence", "explanation", "filename", "model", "device", "grad_cam_available", "fake_probability", "faces", "face_found", "heatmap_png", "request_id", "image_sha256", "timings", "image_width", "image_height", "engine", "threshold")
+    __slots__ = ("prediction", "confidence", "explanation", "filename", "model", "device", "grad_cam_available", "fake_probability", "faces", "face_found", "heatmap_png", "request_id", "image_sha256", "timings", "image_width", "image_height", "engine", "threshold", "prediction_id")
     PREDICTION_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +92,7 @@ class PredictResponse(_message.Message):
     IMAGE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_ID_FIELD_NUMBER: _ClassVar[int]
     prediction: str
     confidence: float
     explanation: str
@@ -110,7 +111,8 @@ class PredictResponse(_message.Message):
     image_height: int
     engine: str
     threshold: float
-    def __init__(self, prediction: _Optional[str] = ..., confidence: _Optional[float] = ..., explanation: _Optional[str] = ..., filename: _Optional[str] = ..., model: _Optional[str] = ..., device: _Optional[str] = ..., grad_cam_available: _Optional[bool] = ..., fake_probability: _Optional[float] = ..., faces: _Optional[_Iterable[_Union[Face, _Mapping]]] = ..., face_found: _Optional[bool] = ..., heatmap_png: _Optional[bytes] = ..., request_id: _Optional[str] = ..., image_sha256: _Optional[str] = ..., timings: _Optional[_Union[StageTimings, _Mapping]] = ..., image_width: _Optional[int] = ..., image_height: _Optional[int] = ..., engine: _Optional[str] = ..., threshold: _Optional[float] = ...) -> None: ...
+    prediction_id: str
+    def __init__(self, prediction: _Optional[str] = ..., confidence: _Optional[float] = ..., explanation: _Optional[str] = ..., filename: _Optional[str] = ..., model: _Optional[str] = ..., device: _Optional[str] = ..., grad_cam_available: _Optional[bool] = ..., fake_probability: _Optional[float] = ..., faces: _Optional[_Iterable[_Union[Face, _Mapping]]] = ..., face_found: _Optional[bool] = ..., heatmap_png: _Optional[bytes] = ..., request_id: _Optional[str] = ..., image_sha256: _Optional[str] = ..., timings: _Optional[_Union[StageTimings, _Mapping]] = ..., image_width: _Optional[int] = ..., image_height: _Optional[int] = ..., engine: _Optional[str] = ..., threshold: _Optional[float] = ..., prediction_id: _Optional[str] = ...) -> None: ...
 
 class HealthRequest(_message.Message):
     __slots__ = ()
@@ -187,3 +189,75 @@ class ModelInfoResponse(_message.Message):
     metrics: ModelMetrics
     version: str
     def __init__(self, model_name: _Optional[str] = ..., device: _Optional[str] = ..., model_path: _Optional[str] = ..., total_parameters: _Optional[int] = ..., trainable_parameters: _Optional[int] = ..., architecture: _Optional[str] = ..., engine: _Optional[str] = ..., input_size: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., threshold: _Optional[float] = ..., calibration: _Optional[str] = ..., face_detector: _Optional[str] = ..., weights_sha256: _Optional[str] = ..., init: _Optional[str] = ..., metrics: _Optional[_Union[ModelMetrics, _Mapping]] = ..., version: _Optional[str] = ...) -> None: ...
+
+class ListPredictionsRequest(_message.Message):
+    __slots__ = ("start_time", "end_time", "verdict", "page_size", "page_token")
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    start_time: str
+    end_time: str
+    verdict: str
+    page_size: int
+    page_token: str
+    def __init__(self, start_time: _Optional[str] = ..., end_time: _Optional[str] = ..., verdict: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPredictionsResponse(_message.Message):
+    __slots__ = ("predictions", "next_page_token")
+    PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    predictions: _containers.RepeatedCompositeFieldContainer[PredictionRecord]
+    next_page_token: str
+    def __init__(self, predictions: _Optional[_Iterable[_Union[PredictionRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetPredictionRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class PredictionRecord(_message.Message):
+    __slots__ = ("id", "created_at", "request_id", "filename", "image_sha256", "image_bytes", "image_width", "image_height", "image_format", "prediction", "fake_probability", "confidence", "faces", "model", "weights_sha256", "engine", "device", "latency_ms", "client", "explained")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_SHA256_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_FIELD_NUMBER: _ClassVar[int]
+    FAKE_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    FACES_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_SHA256_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    EXPLAINED_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    created_at: str
+    request_id: str
+    filename: str
+    image_sha256: str
+    image_bytes: int
+    image_width: int
+    image_height: int
+    image_format: str
+    prediction: str
+    fake_probability: float
+    confidence: float
+    faces: _containers.RepeatedCompositeFieldContainer[Face]
+    model: str
+    weights_sha256: str
+    engine: str
+    device: str
+    latency_ms: float
+    client: str
+    explained: bool
+    def __init__(self, id: _Optional[str] = ..., created_at: _Optional[str] = ..., request_id: _Optional[str] = ..., filename: _Optional[str] = ..., image_sha256: _Optional[str] = ..., image_bytes: _Optional[int] = ..., image_width: _Optional[int] = ..., image_height: _Optional[int] = ..., image_format: _Optional[str] = ..., prediction: _Optional[str] = ..., fake_probability: _Optional[float] = ..., confidence: _Optional[float] = ..., faces: _Optional[_Iterable[_Union[Face, _Mapping]]] = ..., model: _Optional[str] = ..., weights_sha256: _Optional[str] = ..., engine: _Optional[str] = ..., device: _Optional[str] = ..., latency_ms: _Optional[float] = ..., client: _Optional[str] = ..., explained: _Optional[bool] = ...) -> None: ...

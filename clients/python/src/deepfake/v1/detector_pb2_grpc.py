@@ -54,6 +54,16 @@ class DeepfakeDetectorStub:
                 request_serializer=deepfake_dot_v1_dot_detector__pb2.ModelInfoRequest.SerializeToString,
                 response_deserializer=deepfake_dot_v1_dot_detector__pb2.ModelInfoResponse.FromString,
                 _registered_method=True)
+        self.ListPredictions = channel.unary_unary(
+                '/deepfake.v1.DeepfakeDetector/ListPredictions',
+                request_serializer=deepfake_dot_v1_dot_detector__pb2.ListPredictionsRequest.SerializeToString,
+                response_deserializer=deepfake_dot_v1_dot_detector__pb2.ListPredictionsResponse.FromString,
+                _registered_method=True)
+        self.GetPrediction = channel.unary_unary(
+                '/deepfake.v1.DeepfakeDetector/GetPrediction',
+                request_serializer=deepfake_dot_v1_dot_detector__pb2.GetPredictionRequest.SerializeToString,
+                response_deserializer=deepfake_dot_v1_dot_detector__pb2.PredictionRecord.FromString,
+                _registered_method=True)
 
 
 class DeepfakeDetectorServicer:
@@ -88,6 +98,20 @@ class DeepfakeDetectorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPredictions(self, request, context):
+        """The prediction history, newest first, with filters and pagination.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPrediction(self, request, context):
+        """One recorded prediction by its id (PredictResponse.prediction_id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeepfakeDetectorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -110,6 +134,16 @@ def add_DeepfakeDetectorServicer_to_server(servicer, server):
                     servicer.ModelInfo,
                     request_deserializer=deepfake_dot_v1_dot_detector__pb2.ModelInfoRequest.FromString,
                     response_serializer=deepfake_dot_v1_dot_detector__pb2.ModelInfoResponse.SerializeToString,
+            ),
+            'ListPredictions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPredictions,
+                    request_deserializer=deepfake_dot_v1_dot_detector__pb2.ListPredictionsRequest.FromString,
+                    response_serializer=deepfake_dot_v1_dot_detector__pb2.ListPredictionsResponse.SerializeToString,
+            ),
+            'GetPrediction': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPrediction,
+                    request_deserializer=deepfake_dot_v1_dot_detector__pb2.GetPredictionRequest.FromString,
+                    response_serializer=deepfake_dot_v1_dot_detector__pb2.PredictionRecord.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -220,6 +254,60 @@ class DeepfakeDetector:
             '/deepfake.v1.DeepfakeDetector/ModelInfo',
             deepfake_dot_v1_dot_detector__pb2.ModelInfoRequest.SerializeToString,
             deepfake_dot_v1_dot_detector__pb2.ModelInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPredictions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/deepfake.v1.DeepfakeDetector/ListPredictions',
+            deepfake_dot_v1_dot_detector__pb2.ListPredictionsRequest.SerializeToString,
+            deepfake_dot_v1_dot_detector__pb2.ListPredictionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPrediction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/deepfake.v1.DeepfakeDetector/GetPrediction',
+            deepfake_dot_v1_dot_detector__pb2.GetPredictionRequest.SerializeToString,
+            deepfake_dot_v1_dot_detector__pb2.PredictionRecord.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,1 @@
+"""The prediction log: every prediction recorded through peewee (SQLite by default, PostgreSQL by URL)."""

@@ -14,7 +14,7 @@ EPOCHS ?= 15
 DEVICE ?= cpu
 OUTPUT ?= runs/$(MODEL)
 
-.PHONY: help venv ui browser run serve test test-python test-web lint proto bench train evaluate export clean
+.PHONY: help venv ui system-deps run serve test test-python test-web lint proto bench train evaluate export clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,8 +43,15 @@ $(WEB)/dist/index.html: $(WEB_DEPS) $(WEB_SOURCES)
 
 ui: $(WEB)/dist/index.html  ## build the React UI and API docs into clients/web/dist (npm ci + build)
 
-browser:  ## Debian's chromium for the end-to-end tests (apt-get; needs root)
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+# What the tests start besides Python and Node: Debian's Chromium (browser tests), Prometheus (scrape test)
+# and PostgreSQL's server binaries (initdb/pg_ctl for the outage test); the shared PostgreSQL on
+# 127.0.0.1:5432 is expected to run already (it does on this project's machines and in CI).
+system-deps:  ## install chromium, prometheus, postgresql with apt-get when missing (needs root)
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 run: $(STAMP) ui  ## start the service: gRPC server + Envoy (REST, UI, docs) on http://localhost:8000
 	$(PY) -m server.launch $(ARGS)
@@ -57,7 +64,7 @@ test: test-web test-python  ## run every test (web unit tests, then Python unit/
 test-web: $(WEB_DEPS)
 	cd $(WEB) && npm run typecheck && npm test
 
-test-python: $(STAMP) ui browser
+test-python: $(STAMP) ui system-deps
 	$(PY) -m pytest
 
 lint: $(STAMP)  ## ruff and mypy

@@ -7,6 +7,7 @@ these choices are in docs/envoy.md.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ class GatewaySettings:
     listen_host: str = "127.0.0.1"
     listen_port: int = 8000
     admin_port: int = 9901
+    stats_port: int = 0  # >0: expose only /stats/prometheus on listen_host (for a Prometheus elsewhere)
     cors_origins: tuple[str, ...] = ()
     rate_limit_rps: float = 20.0
     rate_limit_burst: int = 40
@@ -55,6 +57,14 @@ class GatewaySettings:
     def json_body_limit(self) -> int:
         # Base64 grows the image by 4/3; the JSON around it is small.
         return int(self.max_image_mb * MIB * 4 / 3) + MULTIPART_OVERHEAD
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _typed(type_name: str, **fields: Any) -> dict[str, Any]:
@@ -266,9 +276,12 @@ def render(settings: GatewaySettings) -> dict[str, Any]:
         },
         http_filters=http_filters,
     )
+    by_ip = all(_is_ip(u.host) for u in s.upstreams)
     cluster = {
         "name": "deepfake_grpc",
-        "type": "STATIC",
+        # Host names (compose services, Kubernetes headless Services) resolve to every replica's address.
+        "type": "STATIC" if by_ip else "STRICT_DNS",
+        **({} if by_ip else {"dns_refresh_rate": "5s", "respect_dns_ttl": True}),
         "connect_timeout": "1s",
         "lb_policy": "ROUND_ROBIN",
         "typed_extension_protocol_options": {
@@ -294,19 +307,48 @@ def render(settings: GatewaySettings) -> dict[str, Any]:
         "circuit_breakers": {"thresholds": [{"max_connections": 1024, "max_pending_requests": 1024,
                                              "max_requests": 1024, "max_retries": 16}]},
     }
+    listeners = [{
+        "name": "public",
+        "address": {"socket_address": {"address": s.listen_host, "port_value": s.listen_port}},
+        "per_connection_buffer_limit_bytes": 1 * MIB,
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
+                                        "typed_config": connection_manager}]}],
+    }]
+    clusters = [cluster]
+    if s.stats_port:
+        listeners.append(_stats_listener(s))
+        clusters.append(_static_cluster("envoy_admin", "127.0.0.1", s.admin_port))
     return {
+        # The admin interface can change Envoy's state: loopback only.
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": s.admin_port}}},
-        "static_resources": {
-            "listeners": [{
-                "name": "public",
-                "address": {"socket_address": {"address": s.listen_host, "port_value": s.listen_port}},
-                "per_connection_buffer_limit_bytes": 1 * MIB,
-                "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
-                                                "typed_config": connection_manager}]}],
-            }],
-            "clusters": [cluster],
-        },
+        "static_resources": {"listeners": listeners, "clusters": clusters},
     }
+
+
+def _static_cluster(name: str, host: str, port: int) -> dict[str, Any]:
+    return {"name": name, "type": "STATIC", "connect_timeout": "1s", "load_assignment": {
+        "cluster_name": name,
+        "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
+            "address": host, "port_value": port}}}}]}]}}
+
+
+def _stats_listener(s: GatewaySettings) -> dict[str, Any]:
+    """Only GET /stats/prometheus of the admin interface, for scrapers that are not on this host."""
+    manager = _typed(
+        "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        stat_prefix="stats",
+        route_config={"virtual_hosts": [{"name": "stats", "domains": ["*"], "routes": [
+            {"match": {"path": "/stats/prometheus", "headers": [
+                {"name": ":method", "string_match": {"exact": "GET"}}]},
+             "route": {"cluster": "envoy_admin"}},
+            {"match": {"prefix": "/"}, "direct_response": {"status": 404}},
+        ]}]},
+        http_filters=[{"name": "envoy.filters.http.router",
+                       "typed_config": _typed("envoy.extensions.filters.http.router.v3.Router")}],
+    )
+    return {"name": "stats", "address": {"socket_address": {"address": s.listen_host, "port_value": s.stats_port}},
+            "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
+                                            "typed_config": manager}]}]}
 
 
 def write(settings: GatewaySettings, path: Path) -> Path:

@@ -13,6 +13,7 @@ from deepfake_client.cli import main as cli
 from PIL import Image
 
 from server.app import RunningServer
+from tests.unit.test_storage import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +55,17 @@ def test_cli_scan_of_a_folder(served: RunningServer, photos_dir: Path, tmp_path:
     assert "truncated or corrupt" in rows["broken.jpg"]["error"]
     assert len(list((tmp_path / "heat").glob("*.png"))) == 2
     assert "3" in capsys.readouterr().err
+
+
+def test_history_through_the_client_and_cli(client: DeepfakeClient, served: RunningServer, photos_dir: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    made = client.predict(photos_dir / "shea_whigham.jpg")
+    wait_for(lambda: any(r.id == made.prediction_id for r in client.list_predictions(page_size=100).predictions))
+    record = client.get_prediction(made.prediction_id)
+    assert record.filename == "shea_whigham.jpg" and record.created_at.tzinfo is not None
+    assert len(record.faces) == len(made.faces)
+    page = client.list_predictions(verdict=made.prediction, page_size=1)
+    assert len(page.predictions) == 1 and page.predictions[0].prediction == made.prediction
+    assert cli(["--server", f"127.0.0.1:{served.port}", "history", "--limit", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert 1 <= len(lines) <= 3 and all("faces" in line for line in lines)

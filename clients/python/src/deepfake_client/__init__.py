@@ -18,7 +18,17 @@ from .errors import (
     ServerError,
     UnavailableError,
 )
-from .models import Box, Face, Health, ModelInfo, ModelMetrics, Prediction, Timings
+from .models import (
+    Box,
+    Face,
+    Health,
+    ModelInfo,
+    ModelMetrics,
+    Prediction,
+    PredictionPage,
+    PredictionRecord,
+    Timings,
+)
 
 __all__ = [
     "DEFAULT_TARGET",
@@ -38,6 +48,8 @@ __all__ = [
     "OverloadedError",
     "PermissionDeniedError",
     "Prediction",
+    "PredictionPage",
+    "PredictionRecord",
     "ServerError",
     "Timings",
     "UnavailableError",

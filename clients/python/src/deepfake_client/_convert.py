@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from deepfake.v1 import detector_pb2
 
-from .models import Box, Face, Health, ModelInfo, ModelMetrics, Prediction, Timings
+from .models import Box, Face, Health, ModelInfo, ModelMetrics, Prediction, PredictionRecord, Timings
 
 
 def box_from_pb(msg: detector_pb2.Box) -> Box:
@@ -52,6 +54,32 @@ def prediction_from_pb(msg: detector_pb2.PredictResponse) -> Prediction:
         image_height=msg.image_height,
         engine=msg.engine,
         threshold=msg.threshold,
+        prediction_id=msg.prediction_id,
+    )
+
+
+def record_from_pb(msg: detector_pb2.PredictionRecord) -> PredictionRecord:
+    return PredictionRecord(
+        id=msg.id,
+        created_at=datetime.fromisoformat(msg.created_at),
+        request_id=msg.request_id,
+        filename=msg.filename,
+        image_sha256=msg.image_sha256,
+        image_bytes=msg.image_bytes,
+        image_width=msg.image_width,
+        image_height=msg.image_height,
+        image_format=msg.image_format,
+        prediction=msg.prediction,
+        fake_probability=msg.fake_probability,
+        confidence=msg.confidence,
+        faces=tuple(face_from_pb(face) for face in msg.faces),
+        model=msg.model,
+        weights_sha256=msg.weights_sha256,
+        engine=msg.engine,
+        device=msg.device,
+        latency_ms=msg.latency_ms,
+        client=msg.client,
+        explained=msg.explained,
     )
 
 

@@ -128,6 +128,14 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
                       help="save heatmaps there, named after each file's relative path (implies --explain)")
     scan.add_argument("--face-crop", action="store_true", help="the images are face crops: skip face detection")
 
+    history = commands.add_parser("history", parents=[common], help="list recorded predictions, newest first",
+                                  description="List the server's prediction history, newest first.")
+    history.add_argument("--verdict", choices=["Real", "Deepfake"], help="only this verdict")
+    history.add_argument("--since", metavar="TIME", default="", help="RFC 3339 start time, e.g. 2026-11-26T00:00:00Z")
+    history.add_argument("--until", metavar="TIME", default="", help="RFC 3339 end time (exclusive)")
+    history.add_argument("--limit", type=_positive_int, default=50, help="records to show (default 50)")
+    history.add_argument("--json", action="store_true", help="print one JSON object per record")
+
     for name, text in (("health", "show the server's health (exit code 1 unless healthy)"),
                        ("model-info", "show the model that answers and its measured quality")):
         sub = commands.add_parser(name, parents=[common], help=text, description=text)
@@ -497,8 +505,27 @@ def _cmd_model_info(args: argparse.Namespace, client: DeepfakeClient) -> int:
     return 0
 
 
+def _cmd_history(args: argparse.Namespace, client: DeepfakeClient) -> int:
+    shown, token = 0, ""
+    while shown < args.limit:
+        page = client.list_predictions(verdict=args.verdict or "", start_time=args.since, end_time=args.until,
+                                       page_size=min(500, args.limit - shown), page_token=token)
+        for record in page.predictions:
+            if args.json:
+                print(json.dumps({**dataclasses.asdict(record), "created_at": record.created_at.isoformat()}))
+            else:
+                print(f"{record.created_at:%Y-%m-%d %H:%M:%S}  {record.prediction:<8} {record.confidence:5.1f}%  "
+                      f"faces {len(record.faces)}  {record.filename}  ({record.id})")
+        shown += len(page.predictions)
+        token = page.next_page_token
+        if not token:
+            break
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, DeepfakeClient], int]] = {
     "predict": _cmd_predict,
+    "history": _cmd_history,
     "scan": _cmd_scan,
     "health": _cmd_health,
     "model-info": _cmd_model_info,

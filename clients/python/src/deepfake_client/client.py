@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -14,7 +15,7 @@ from deepfake.v1 import detector_pb2, detector_pb2_grpc
 from . import _convert
 from ._version import __version__
 from .errors import InvalidImageError, error_from_rpc
-from .models import Health, ModelInfo, Prediction
+from .models import Health, ModelInfo, Prediction, PredictionPage, PredictionRecord
 
 DEFAULT_TARGET = "localhost:50051"
 DEFAULT_TIMEOUT = 30.0
@@ -151,8 +152,31 @@ class DeepfakeClient:
         response = self._call(self._stub.ModelInfo, detector_pb2.ModelInfoRequest(), timeout)
         return _convert.model_info_from_pb(response)
 
+    def list_predictions(self, *, verdict: str = "", start_time: datetime | str = "", end_time: datetime | str = "",
+                         page_size: int = 50, page_token: str = "", timeout: float | None = None) -> PredictionPage:
+        """One page of the server's prediction history, newest first (filters are optional)."""
+        request = detector_pb2.ListPredictionsRequest(
+            verdict=verdict, start_time=_rfc3339(start_time), end_time=_rfc3339(end_time), page_size=page_size,
+            page_token=page_token,
+        )
+        response = self._call(self._stub.ListPredictions, request, timeout)
+        return PredictionPage(tuple(_convert.record_from_pb(r) for r in response.predictions),
+                              response.next_page_token)
+
+    def get_prediction(self, prediction_id: str, *, timeout: float | None = None) -> PredictionRecord:
+        """One recorded prediction by ``Prediction.prediction_id``."""
+        response = self._call(self._stub.GetPrediction, detector_pb2.GetPredictionRequest(id=prediction_id), timeout)
+        return _convert.record_from_pb(response)
+
     def _call(self, method: Any, request: Any, timeout: float | None) -> Any:
         try:
             return method(request, timeout=self.timeout if timeout is None else timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from exc
+
+
+def _rfc3339(value: datetime | str) -> str:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return value
+

@@ -7,6 +7,7 @@ types; the conversion from the wire messages lives in ``deepfake_client._convert
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 REAL = "Real"
 DEEPFAKE = "Deepfake"
@@ -89,10 +90,46 @@ class Prediction:
     engine: str
     threshold: float
     """Probability at or above which a face is called a deepfake."""
+    prediction_id: str = ""
+    """Id of this prediction in the server's history (``DeepfakeClient.get_prediction``)."""
 
     @property
     def is_deepfake(self) -> bool:
         return self.prediction == DEEPFAKE
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionRecord:
+    """A prediction as the server recorded it (no image bytes)."""
+
+    id: str
+    created_at: datetime
+    request_id: str
+    filename: str
+    image_sha256: str
+    image_bytes: int
+    image_width: int
+    image_height: int
+    image_format: str
+    prediction: str
+    fake_probability: float
+    confidence: float
+    faces: tuple[Face, ...]
+    model: str
+    weights_sha256: str
+    engine: str
+    device: str
+    latency_ms: float
+    client: str
+    explained: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionPage:
+    """One page of the history, newest first; pass ``next_page_token`` to get the next one."""
+
+    predictions: tuple[PredictionRecord, ...]
+    next_page_token: str
 
 
 @dataclass(frozen=True, slots=True)

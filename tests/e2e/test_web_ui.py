@@ -45,9 +45,15 @@ def test_upload_a_face_and_see_verdict_confidence_heatmap_and_boxes(page: Page, 
     expect(page.get_by_test_id("face-box")).to_have_count(6)
     slider = page.get_by_test_id("heatmap-opacity")
     slider.fill("20")
-    expect(page.get_by_test_id("history-item")).to_have_count(1)
+    # The server's history (shared with other tests): the newest entry is this analysis.
+    expect(page.get_by_test_id("history-item").first).to_contain_text("multiface.jpg")
     page.screenshot(path=str(artifacts / "ui-result.png"), full_page=True)
     assert page.console_messages == []  # type: ignore[attr-defined]
+    page.reload()  # the history now comes from the server's prediction log
+    first = page.get_by_test_id("history-item").first
+    expect(first).to_contain_text("multiface.jpg", timeout=15_000)
+    first.click()
+    expect(page.get_by_test_id("image-not-stored")).to_be_visible()
 
 def test_non_image_upload_shows_an_error(page: Page, tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"

@@ -1,9 +1,9 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import type { PredictionRecord } from './api';
 import { App } from './App';
-import { HISTORY_STORAGE_KEY } from './history';
-import { jsonResponse, makePrediction, TINY_PNG_BASE64 } from './test/fixtures';
+import { jsonResponse, makePrediction, makeRecord, TINY_PNG_BASE64 } from './test/fixtures';
 
 const HEALTHY = { status: 'healthy', app: 'Deepfake Detection API', version: '0.1.0', model_loaded: true };
 const MODEL_INFO = {
@@ -17,13 +17,20 @@ const MODEL_INFO = {
 
 type Handler = (init?: RequestInit) => Response | Promise<Response>;
 
-/** A fetch that answers /health and /model-info, and /predict with `predictHandler`. */
-function installFetch(predictHandler: Handler, health: Handler = () => jsonResponse(HEALTHY)) {
+const page = (predictions: PredictionRecord[], next_page_token = '') => jsonResponse({ predictions, next_page_token });
+
+/** A fetch that answers /health, /model-info, /predict with `predictHandler` and /v1/predictions with `history`. */
+function installFetch(
+  predictHandler: Handler,
+  health: Handler = () => jsonResponse(HEALTHY),
+  history: (url: string) => Response | Promise<Response> = () => page([]),
+) {
   const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input);
     if (url === '/health') return health(init);
     if (url === '/model-info') return jsonResponse(MODEL_INFO);
     if (url.startsWith('/predict')) return predictHandler(init);
+    if (url.startsWith('/v1/predictions')) return history(url);
     return new Response('not found', { status: 404 });
   });
   vi.stubGlobal('fetch', fetchMock);
@@ -32,12 +39,10 @@ function installFetch(predictHandler: Handler, health: Handler = () => jsonRespo
 
 const predictCalls = (fetchMock: ReturnType<typeof installFetch>) =>
   fetchMock.mock.calls.filter(([url]) => String(url).startsWith('/predict'));
+const historyCalls = (fetchMock: ReturnType<typeof installFetch>) =>
+  fetchMock.mock.calls.filter(([url]) => String(url).startsWith('/v1/predictions')).map(([url]) => String(url));
 
 const jpeg = (name = 'group.jpg') => new File([new Uint8Array([0xff, 0xd8, 0xff, 0xe0])], name, { type: 'image/jpeg' });
-
-beforeEach(() => {
-  window.sessionStorage.clear();
-});
 
 describe('App', () => {
   it('shows the service health and the model in the footer', async () => {
@@ -92,13 +97,13 @@ describe('App', () => {
     expect(String(calls[0]![0])).toBe('/predict?explain=true');
     expect(((calls[0]![1]?.body as FormData).get('file') as File).name).toBe('group.jpg');
 
+    // The history is asked again after the analysis; until the server lists it, the answer is merged in.
+    const firstPage = '/v1/predictions?page_size=20';
+    await waitFor(() => expect(historyCalls(fetchMock)).toEqual([firstPage, firstPage]));
     const items = screen.getAllByTestId('history-item');
     expect(items).toHaveLength(1);
     expect(items[0]!.textContent).toMatch(/group\.jpg.*Deepfake.*87\.4%/);
-    // The session history is stored without the heatmap.
-    const stored = window.sessionStorage.getItem(HISTORY_STORAGE_KEY)!;
-    expect(stored).toContain('group.jpg');
-    expect(stored).not.toContain(TINY_PNG_BASE64);
+    expect(items[0]!.getAttribute('aria-current')).toBe('true');
 
     // A new upload is possible afterwards.
     expect(button.disabled).toBe(false);
@@ -231,8 +236,8 @@ describe('App', () => {
       n += 1;
       return jsonResponse(
         n === 1
-          ? makePrediction({ request_id: 'first', filename: 'first.jpg' })
-          : makePrediction({ request_id: 'second', filename: 'second.jpg', prediction: 'Real', confidence: 95 }),
+          ? makePrediction({ prediction_id: 'first', filename: 'first.jpg' })
+          : makePrediction({ prediction_id: 'second', filename: 'second.jpg', prediction: 'Real', confidence: 95 }),
       );
     });
     render(<App />);
@@ -254,18 +259,96 @@ describe('App', () => {
     expect(items[1]!.getAttribute('aria-current')).toBe('true');
   });
 
-  it('lists analyses kept in sessionStorage after a reload', async () => {
+  it('lists the server history and opens a record without its image', async () => {
     const user = userEvent.setup();
-    window.sessionStorage.setItem(
-      HISTORY_STORAGE_KEY,
-      JSON.stringify([{ id: 'old', createdAt: Date.now(), result: makePrediction({ filename: 'old.jpg', heatmap_png: '' }) }]),
+    const fetchMock = installFetch(
+      () => jsonResponse(makePrediction()),
+      undefined,
+      () => page([makeRecord({ id: 'r1', filename: 'photo.jpg' }), makeRecord({ id: 'r2', filename: 'older.jpg' })]),
     );
-    installFetch(() => jsonResponse(makePrediction()));
     render(<App />);
-    const item = screen.getByTestId('history-item');
-    expect(item.textContent).toMatch(/old\.jpg.*image not kept/);
-    await user.click(item);
+    const items = await screen.findAllByTestId('history-item');
+    expect(items.map((i) => within(i).getByTitle(/\.jpg$/).textContent)).toEqual(['photo.jpg', 'older.jpg']);
+
+    await user.click(items[0]!);
+    expect(screen.getByTestId('verdict').textContent).toBe('Real');
+    expect(screen.getByTestId('confidence-value').textContent).toBe('93%');
+    expect(screen.getByTestId('image-not-stored').textContent).toMatch(/Images are not stored/);
+    expect(screen.getByRole('table').textContent).toMatch(/Real.*7%.*93%/);
+    expect(screen.getByText('1200 × 630 px · JPEG · 121 KB')).toBeTruthy();
+    expect(screen.getByText('251 ms')).toBeTruthy();
+    expect(screen.queryByTestId('face-box')).toBeNull();
+    expect(screen.queryByTestId('heatmap-image')).toBeNull();
+    expect(screen.getByRole('status').textContent).toMatch(/Showing the analysis of photo\.jpg/);
+    expect(items[0]!.getAttribute('aria-current')).toBe('true');
+
+    await user.selectOptions(screen.getByTestId('history-filter'), 'Deepfake');
+    await waitFor(() => expect(historyCalls(fetchMock).at(-1)).toBe('/v1/predictions?verdict=Deepfake&page_size=20'));
+  });
+
+  it('merges the new analysis until the server lists it, then shows the server’s record once', async () => {
+    const user = userEvent.setup();
+    const old = makeRecord({ id: 'old', filename: 'old.jpg' });
+    const first = makeRecord({
+      id: 'first',
+      filename: 'first.jpg',
+      prediction: 'Deepfake',
+      created_at: '2026-11-26T09:00:00Z',
+    });
+    let listed: PredictionRecord[] = [old];
+    let n = 0;
+    installFetch(
+      () => {
+        n += 1;
+        const name = n === 1 ? 'first' : 'second';
+        return jsonResponse(makePrediction({ prediction_id: name, filename: `${name}.jpg` }));
+      },
+      undefined,
+      () => page(listed),
+    );
+    render(<App />);
+    await screen.findByTitle('old.jpg');
+
+    await user.upload(screen.getByTestId('file-input'), jpeg('first.jpg'));
+    await user.click(screen.getByTestId('analyze-button'));
+    await screen.findByTestId('verdict');
+    // The record is written after the answer: the refreshed list does not have it yet.
+    await waitFor(() => expect(screen.getAllByTestId('history-item')).toHaveLength(2));
+    const titles = () => screen.getAllByTestId('history-item').map((i) => within(i).getByTitle(/\.jpg$/).textContent);
+    expect(titles()).toEqual(['first.jpg', 'old.jpg']);
+
+    listed = [first, old];
+    await user.upload(screen.getByTestId('file-input'), jpeg('second.jpg'));
+    await user.click(screen.getByTestId('analyze-button'));
+    await screen.findByText('second.jpg', { selector: '.history__name' });
+    // The refreshed list has the first analysis: the server's record (its time) replaces the merged one.
+    const times = () => screen.getAllByTestId('history-item').map((i) => i.querySelector('time')!.dateTime);
+    await waitFor(() => expect(times()[1]).toBe(first.created_at));
+    expect(titles()).toEqual(['second.jpg', 'first.jpg', 'old.jpg']);
+    const firstItem = screen.getAllByTestId('history-item')[1]!;
+
+    // Still this tab's analysis: it reopens with its image and heatmap.
+    await user.click(firstItem);
     expect(screen.getByTestId('verdict').textContent).toBe('Deepfake');
-    expect(screen.getByText(/no longer in memory/)).toBeTruthy();
+    expect(screen.getByTestId('heatmap-image')).toBeTruthy();
+    expect(screen.queryByTestId('image-not-stored')).toBeNull();
+  });
+
+  it('keeps working when the history is unavailable', async () => {
+    const user = userEvent.setup();
+    installFetch(
+      () => jsonResponse(makePrediction()),
+      undefined,
+      () => jsonResponse({ code: 14, message: 'The prediction history is unavailable.' }, 503),
+    );
+    render(<App />);
+    expect((await screen.findByTestId('history-error')).textContent).toMatch(/History unavailable right now/);
+
+    await user.upload(screen.getByTestId('file-input'), jpeg());
+    await user.click(screen.getByTestId('analyze-button'));
+    expect((await screen.findByTestId('verdict')).textContent).toBe('Deepfake');
+    expect(screen.getAllByTestId('history-item')).toHaveLength(1);
+    expect(screen.getByTestId('history-error')).toBeTruthy();
+    expect(screen.queryByTestId('error-message')).toBeNull();
   });
 });

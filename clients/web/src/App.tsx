@@ -1,13 +1,22 @@
 import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
-import { ApiError, errorMessage, getModelInfo, predict, type ModelInfoResponse } from './api';
-import { formatClock, formatPercent } from './format';
-import { addToHistory, loadHistory, newEntryId, saveHistory, type HistoryEntry } from './history';
+import {
+  ApiError,
+  errorMessage,
+  getModelInfo,
+  predict,
+  type ModelInfoResponse,
+  type PredictResponse,
+  type PredictionRecord,
+} from './api';
+import { formatPercent, formatWhen } from './format';
 import { useHealth } from './useHealth';
+import { recordFromAnalysis, usePredictionHistory } from './usePredictionHistory';
 import { validateImageFile } from './validation';
 import { HealthBadge } from './components/HealthBadge';
 import { HistoryList } from './components/HistoryList';
 import { ImageOverlay } from './components/ImageOverlay';
 import { ModelInfoPanel } from './components/ModelInfoPanel';
+import { RecordView } from './components/RecordView';
 import { ResultView } from './components/ResultView';
 import { UploadPanel } from './components/UploadPanel';
 
@@ -17,10 +26,14 @@ interface Selection {
   previewUrl: string;
 }
 
-/** What only this page view keeps of an analysis (too big for sessionStorage). */
-interface InMemory extends Selection {
-  heatmapPng: string;
+/** An analysis made in this tab: the full answer (with heatmap) and its file, which the server does not keep. */
+interface Analysis extends Selection {
+  id: string;
+  result: PredictResponse;
 }
+
+/** Analyses whose images stay reopenable; older ones fall back to the history record. */
+const ANALYSES_KEPT = 20;
 
 export function App() {
   const { state: healthState, refresh: refreshHealth } = useHealth();
@@ -34,9 +47,11 @@ export function App() {
   const [error, setError] = useState<string | null>(null);
   const [announcement, setAnnouncement] = useState('');
 
-  const [history, setHistory] = useState<HistoryEntry[]>(() => loadHistory());
-  const [memory, setMemory] = useState<Record<string, InMemory>>({});
-  const [currentId, setCurrentId] = useState<string | null>(null);
+  const history = usePredictionHistory();
+  const { addAnalysis } = history;
+  const [analyses, setAnalyses] = useState<Analysis[]>([]);
+  /** The record whose result is shown; this tab's analysis with the same id, when kept, shows instead. */
+  const [shown, setShown] = useState<PredictionRecord | null>(null);
 
   const abortRef = useRef<AbortController | null>(null);
   const createdUrls = useRef(new Set<string>());
@@ -62,21 +77,9 @@ export function App() {
     return () => controller.abort();
   }, [healthState, modelInfo]);
 
-  useEffect(() => saveHistory(history), [history]);
-
-  // Drop in-memory images of analyses that fell off the bounded history.
-  useEffect(() => {
-    setMemory((m) => {
-      const keep = new Set(history.map((e) => e.id));
-      const ids = Object.keys(m);
-      if (ids.every((id) => keep.has(id))) return m;
-      return Object.fromEntries(ids.filter((id) => keep.has(id)).map((id) => [id, m[id]!]));
-    });
-  }, [history]);
-
   // Revoke blob: URLs nothing shows any more, so previews of replaced files do not pile up in memory.
   useEffect(() => {
-    const live = new Set(Object.values(memory).map((m) => m.previewUrl));
+    const live = new Set(analyses.map((a) => a.previewUrl));
     if (selection) live.add(selection.previewUrl);
     for (const url of createdUrls.current) {
       if (!live.has(url)) {
@@ -84,7 +87,7 @@ export function App() {
         createdUrls.current.delete(url);
       }
     }
-  }, [selection, memory]);
+  }, [selection, analyses]);
 
   useEffect(() => {
     const urls = createdUrls.current;
@@ -126,7 +129,7 @@ export function App() {
     const previewUrl = URL.createObjectURL(file);
     createdUrls.current.add(previewUrl);
     setSelection({ file, previewUrl });
-    setCurrentId(null);
+    setShown(null);
     setError(null);
     setAnnouncement(
       `${file.name} selected${extraFiles > 0 ? ' (only the first of the dropped files is used)' : ''}. ` +
@@ -144,11 +147,14 @@ export function App() {
     setAnnouncement('Analyzing image…');
     try {
       const response = await predict(file, { explain, signal: controller.signal });
-      const result = { ...response, filename: response.filename || file.name, heatmap_png: '' };
-      const entry: HistoryEntry = { id: newEntryId(response), createdAt: Date.now(), result };
-      setMemory((m) => ({ ...m, [entry.id]: { file, previewUrl, heatmapPng: response.heatmap_png } }));
-      setHistory((h) => addToHistory(h, entry));
-      setCurrentId(entry.id);
+      const result = { ...response, filename: response.filename || file.name };
+      // No prediction_id when the history database is down: a local id still keys it in this tab.
+      const id = result.prediction_id || `local-${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
+      const record = recordFromAnalysis(result, id, file);
+      const analysis: Analysis = { id, result, file, previewUrl };
+      setAnalyses((kept) => [analysis, ...kept.filter((a) => a.id !== id)].slice(0, ANALYSES_KEPT));
+      addAnalysis(record);
+      setShown(record);
       setAnnouncement(
         `Analysis complete: ${result.prediction}, ${formatPercent(result.confidence)} confidence. ${result.explanation}`,
       );
@@ -162,43 +168,29 @@ export function App() {
       if (abortRef.current === controller) abortRef.current = null;
       setBusy(false);
     }
-  }, [selection, busy, explain, refreshHealth]);
+  }, [selection, busy, explain, refreshHealth, addAnalysis]);
 
   const selectHistory = useCallback(
-    (id: string) => {
-      const entry = history.find((e) => e.id === id);
-      if (!entry) return;
-      const kept = memory[id];
-      setCurrentId(id);
+    (record: PredictionRecord) => {
+      const kept = analyses.find((a) => a.id === record.id);
+      setShown(record);
       setError(null);
       // Reopening an analysis also makes its file the current one, so "Analyze" re-runs that image.
       setSelection(kept ? { file: kept.file, previewUrl: kept.previewUrl } : null);
+      const name = record.filename || 'an untitled image';
       setAnnouncement(
-        `Showing the analysis of ${entry.result.filename} from ${formatClock(entry.createdAt)}: ` +
-          `${entry.result.prediction}, ${formatPercent(entry.result.confidence)} confidence.`,
+        `Showing the analysis of ${name} from ${formatWhen(record.created_at)}: ` +
+          `${record.prediction}, ${formatPercent(record.confidence)} confidence.`,
       );
     },
-    [history, memory],
+    [analyses],
   );
 
-  const clearHistory = useCallback(() => {
-    setHistory([]);
-    setCurrentId(null);
-    setAnnouncement('History cleared.');
-  }, []);
-
-  const current = currentId ? history.find((e) => e.id === currentId) : undefined;
-  const currentMemory = current ? memory[current.id] : undefined;
+  const shownAnalysis = shown ? analyses.find((a) => a.id === shown.id) : undefined;
 
   let imageArea: ReactNode = null;
-  if (current) {
-    imageArea = (
-      <ImageOverlay
-        result={current.result}
-        imageUrl={currentMemory?.previewUrl}
-        heatmapPng={currentMemory?.heatmapPng}
-      />
-    );
+  if (shownAnalysis) {
+    imageArea = <ImageOverlay result={shownAnalysis.result} imageUrl={shownAnalysis.previewUrl} />;
   } else if (selection) {
     imageArea = (
       <div className="preview">
@@ -241,8 +233,10 @@ export function App() {
         <div className="app__side">
           <section className="card" aria-labelledby="result-heading" aria-busy={busy}>
             <h2 id="result-heading">Result</h2>
-            {current ? (
-              <ResultView result={current.result} imageAvailable={Boolean(currentMemory)} />
+            {shownAnalysis ? (
+              <ResultView result={shownAnalysis.result} />
+            ) : shown ? (
+              <RecordView record={shown} />
             ) : (
               <p className="muted placeholder">
                 {busy
@@ -252,13 +246,7 @@ export function App() {
             )}
           </section>
 
-          <HistoryList
-            entries={history}
-            selectedId={currentId}
-            isInMemory={(id) => id in memory}
-            onSelect={selectHistory}
-            onClear={clearHistory}
-          />
+          <HistoryList history={history} selectedId={shown?.id ?? null} onSelect={selectHistory} />
         </div>
       </main>
 

@@ -6,11 +6,13 @@ import {
   getHealth,
   getModelInfo,
   heatmapDataUrl,
+  listPredictions,
   messageForStatus,
   normalizePredictResponse,
   predict,
+  predictionsUrl,
 } from './api';
-import { jsonResponse, makePrediction } from './test/fixtures';
+import { jsonResponse, makePrediction, makeRecord } from './test/fixtures';
 
 const image = () => new File([new Uint8Array([0xff, 0xd8, 0xff])], 'face.jpg', { type: 'image/jpeg' });
 
@@ -66,6 +68,7 @@ describe('predict', () => {
     expect(result.face_found).toBe(false);
     expect(result.heatmap_png).toBe('');
     expect(result.timings.total_ms).toBe(0);
+    expect(result.prediction_id).toBe('');
     expect(result.faces[0]!.box).toEqual({ x_min: 0, y_min: 0, x_max: 0, y_max: 0 });
   });
 
@@ -189,6 +192,73 @@ describe('health and model info', () => {
     expect(info.metrics.images).toBe(2531);
     expect(info.labels).toEqual(['Real', 'Deepfake']);
     expect(info.version).toBe('');
+  });
+});
+
+describe('prediction history', () => {
+  it('builds the list URL from the parameters that are set', () => {
+    expect(predictionsUrl()).toBe('/v1/predictions');
+    expect(predictionsUrl({ verdict: '', pageToken: '' })).toBe('/v1/predictions');
+    expect(
+      predictionsUrl({
+        verdict: 'Deepfake',
+        pageSize: 20,
+        pageToken: 'ab+/=',
+        startTime: '2026-11-26T08:00:00Z',
+        endTime: '2026-11-27T00:00:00Z',
+      }),
+    ).toBe(
+      '/v1/predictions?verdict=Deepfake&page_size=20&page_token=ab%2B%2F%3D' +
+        '&start_time=2026-11-26T08%3A00%3A00Z&end_time=2026-11-27T00%3A00%3A00Z',
+    );
+  });
+
+  it('lists a page of records', async () => {
+    const record = makeRecord();
+    const fetchMock = mockFetch(async () => jsonResponse({ predictions: [record], next_page_token: 'next' }));
+    const page = await listPredictions({ verdict: 'Real', pageSize: 20 });
+    expect(page).toEqual({ predictions: [record], next_page_token: 'next' });
+    const [url, init] = fetchMock.mock.calls[0]!;
+    expect(url).toBe('/v1/predictions?verdict=Real&page_size=20');
+    expect(init?.method).toBe('GET');
+  });
+
+  it('fills absent fields and accepts an empty history without the list field', async () => {
+    mockFetch(async () => jsonResponse({ predictions: [{ id: 'x', prediction: 'Deepfake', image_bytes: '42' }] }));
+    const page = await listPredictions();
+    expect(page.next_page_token).toBe('');
+    expect(page.predictions[0]).toMatchObject({ id: 'x', image_bytes: 42, faces: [], explained: false, filename: '' });
+
+    mockFetch(async () => jsonResponse({ next_page_token: '' }));
+    await expect(listPredictions()).resolves.toEqual({ predictions: [], next_page_token: '' });
+  });
+
+  it('rejects answers that are not a history page', async () => {
+    mockFetch(async () => jsonResponse({ predictions: 'nope' }));
+    expect((await caught(listPredictions())).kind).toBe('invalid-response');
+    mockFetch(async () => jsonResponse({ predictions: [{ prediction: 'Real' }] }));
+    expect((await caught(listPredictions())).kind).toBe('invalid-response');
+  });
+
+  it.each([
+    [503, { code: 14, message: 'The prediction history is unavailable.' }, 'The prediction history is unavailable.'],
+    [400, { code: 3, message: 'verdict must be "Real" or "Deepfake".' }, 'verdict must be "Real" or "Deepfake".'],
+    [429, 'rate limited', messageForStatus(429)],
+  ])('maps a %i to an ApiError', async (status, body, message) => {
+    mockFetch(async () =>
+      typeof body === 'string' ? new Response(body, { status }) : jsonResponse(body, status),
+    );
+    const err = await caught(listPredictions());
+    expect(err.kind).toBe('http');
+    expect(err.status).toBe(status);
+    expect(err.message).toBe(message);
+  });
+
+  it('reports a network failure of the list', async () => {
+    mockFetch(async () => {
+      throw new TypeError('Failed to fetch');
+    });
+    expect((await caught(listPredictions())).kind).toBe('network');
   });
 });
 

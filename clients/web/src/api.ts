@@ -45,6 +45,49 @@ export interface PredictResponse {
   image_height: number;
   engine: string;
   threshold: number;
+  /** Id of this analysis in the server's prediction history ("" if the service sent none). */
+  prediction_id: string;
+}
+
+/** One entry of the server's prediction history (no image bytes are stored). */
+export interface PredictionRecord {
+  id: string;
+  /** RFC 3339 UTC. */
+  created_at: string;
+  request_id: string;
+  filename: string;
+  image_sha256: string;
+  image_bytes: number;
+  image_width: number;
+  image_height: number;
+  image_format: string;
+  prediction: string;
+  fake_probability: number;
+  confidence: number;
+  faces: Face[];
+  model: string;
+  weights_sha256: string;
+  engine: string;
+  device: string;
+  latency_ms: number;
+  client: string;
+  explained: boolean;
+}
+
+export interface ListPredictionsResponse {
+  predictions: PredictionRecord[];
+  /** "" on the last page. */
+  next_page_token: string;
+}
+
+export interface ListPredictionsQuery {
+  /** "Real" or "Deepfake"; empty for both. */
+  verdict?: string;
+  pageSize?: number;
+  pageToken?: string;
+  /** RFC 3339 bounds: at or after `startTime`, before `endTime`. */
+  startTime?: string;
+  endTime?: string;
 }
 
 export interface HealthResponse {
@@ -226,6 +269,38 @@ export function normalizePredictResponse(raw: unknown): PredictResponse {
     image_height: num(raw.image_height),
     engine: str(raw.engine),
     threshold: num(raw.threshold),
+    prediction_id: str(raw.prediction_id),
+  };
+}
+
+const UNEXPECTED_HISTORY = 'The prediction history sent an unexpected answer.';
+
+/** Like normalizePredictResponse: an id and a verdict are required, everything else has a default. */
+export function normalizePredictionRecord(raw: unknown): PredictionRecord {
+  if (!isRecord(raw) || !str(raw.id) || !str(raw.prediction)) {
+    throw new ApiError(UNEXPECTED_HISTORY, { kind: 'invalid-response', status: 200 });
+  }
+  return {
+    id: str(raw.id),
+    created_at: str(raw.created_at),
+    request_id: str(raw.request_id),
+    filename: str(raw.filename),
+    image_sha256: str(raw.image_sha256),
+    image_bytes: num(raw.image_bytes),
+    image_width: num(raw.image_width),
+    image_height: num(raw.image_height),
+    image_format: str(raw.image_format),
+    prediction: str(raw.prediction),
+    fake_probability: num(raw.fake_probability),
+    confidence: num(raw.confidence),
+    faces: Array.isArray(raw.faces) ? raw.faces.map(normalizeFace) : [],
+    model: str(raw.model),
+    weights_sha256: str(raw.weights_sha256),
+    engine: str(raw.engine),
+    device: str(raw.device),
+    latency_ms: num(raw.latency_ms),
+    client: str(raw.client),
+    explained: raw.explained === true,
   };
 }
 
@@ -340,6 +415,36 @@ export async function getModelInfo(opts: RequestOptions = {}): Promise<ModelInfo
       expected_calibration_error: num(metrics.expected_calibration_error),
     },
     version: str(m.version),
+  };
+}
+
+/** `/v1/predictions` with the query parameters that are set (empty ones are left out). */
+export function predictionsUrl(query: ListPredictionsQuery = {}): string {
+  const params = new URLSearchParams();
+  const entries: [string, string | number | undefined][] = [
+    ['verdict', query.verdict],
+    ['page_size', query.pageSize],
+    ['page_token', query.pageToken],
+    ['start_time', query.startTime],
+    ['end_time', query.endTime],
+  ];
+  for (const [key, value] of entries) if (value) params.set(key, String(value));
+  const qs = params.toString();
+  return qs ? `/v1/predictions?${qs}` : '/v1/predictions';
+}
+
+/** GET /v1/predictions: one page of the history, newest first. */
+export async function listPredictions(
+  query: ListPredictionsQuery = {},
+  opts: RequestOptions = {},
+): Promise<ListPredictionsResponse> {
+  const raw = await requestJson(predictionsUrl(query), { method: 'GET' }, { timeoutMs: 10_000, ...opts });
+  if (!isRecord(raw) || (raw.predictions !== undefined && !Array.isArray(raw.predictions))) {
+    throw new ApiError(UNEXPECTED_HISTORY, { kind: 'invalid-response', status: 200 });
+  }
+  return {
+    predictions: Array.isArray(raw.predictions) ? raw.predictions.map(normalizePredictionRecord) : [],
+    next_page_token: str(raw.next_page_token),
   };
 }
 

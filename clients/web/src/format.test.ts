@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatMs, formatPercent, formatProbability, verdictTone } from './format';
+import { formatMs, formatPercent, formatProbability, formatWhen, verdictTone } from './format';
 
 describe('format', () => {
   it('formats percentages', () => {
@@ -22,6 +22,18 @@ describe('format', () => {
     expect(formatMs(7.25)).toBe('7.3 ms');
     expect(formatMs(181)).toBe('181 ms');
     expect(formatMs(1534)).toBe('1.53 s');
+  });
+
+  it('formats record times: the time of day for today, with the date before', () => {
+    const now = new Date(2026, 10, 26, 18, 0, 0);
+    const today = new Date(2026, 10, 26, 8, 1, 2);
+    expect(formatWhen(today.toISOString(), now)).toBe(
+      today.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' }),
+    );
+    const earlier = formatWhen(new Date(2025, 0, 5, 8, 1, 2).toISOString(), now);
+    expect(earlier).toMatch(/2025/);
+    expect(formatWhen('', now)).toBe('–');
+    expect(formatWhen('yesterday', now)).toBe('–');
   });
 
   it('maps labels to tones', () => {

@@ -35,10 +35,21 @@ export function formatMs(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
 }
 
-export function formatClock(epochMs: number): string {
-  return new Date(epochMs).toLocaleTimeString(undefined, {
+/**
+ * An RFC 3339 time for lists and details: the time of day for today, with the date otherwise (the
+ * server's history spans days). "–" for an empty or unparsable value.
+ */
+export function formatWhen(iso: string, now: Date = new Date()): string {
+  const t = new Date(iso);
+  if (!iso || Number.isNaN(t.getTime())) return '–';
+  if (t.toDateString() === now.toDateString()) {
+    return t.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  }
+  return t.toLocaleString(undefined, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
     hour: '2-digit',
     minute: '2-digit',
-    second: '2-digit',
   });
 }

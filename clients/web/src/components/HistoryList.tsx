@@ -1,58 +1,115 @@
-import type { HistoryEntry } from '../history';
-import { formatClock, formatPercent, verdictTone } from '../format';
+import { useEffect, useId, useRef } from 'react';
+import type { PredictionRecord } from '../api';
+import { formatPercent, formatWhen, verdictTone } from '../format';
+import type { PredictionHistory, VerdictFilter } from '../usePredictionHistory';
 
 interface HistoryListProps {
-  entries: readonly HistoryEntry[];
+  history: PredictionHistory;
   selectedId: string | null;
-  /** Whether an entry's image and heatmap are still in memory (not after a page reload). */
-  isInMemory: (id: string) => boolean;
-  onSelect: (id: string) => void;
-  onClear: () => void;
+  onSelect: (record: PredictionRecord) => void;
 }
 
-/** Recent analyses of this browser session, newest first; each row reopens its result. */
-export function HistoryList({ entries, selectedId, isInMemory, onSelect, onClear }: HistoryListProps) {
+const FILTERS: { value: VerdictFilter; label: string }[] = [
+  { value: '', label: 'All' },
+  { value: 'Real', label: 'Real' },
+  { value: 'Deepfake', label: 'Deepfake' },
+];
+
+/** The server's prediction history, newest first; each row opens its details. */
+export function HistoryList({ history, selectedId, onSelect }: HistoryListProps) {
+  const { entries, verdict, setVerdict, hasMore, loading, failed, loadMore, reload } = history;
+  const filterId = useId();
+  const listRef = useRef<HTMLOListElement>(null);
+  const focusFrom = useRef<number | null>(null);
+
+  // After "Load more", keyboard users continue at the first new entry (the button goes on the last page).
+  useEffect(() => {
+    const from = focusFrom.current;
+    if (from === null || loading) return;
+    focusFrom.current = null;
+    listRef.current?.querySelectorAll<HTMLButtonElement>('.history__item')[from]?.focus();
+  }, [entries, loading]);
+
+  let empty = 'No analyses yet. Results of analysed images appear here.';
+  if (loading) empty = 'Loading history…';
+  else if (verdict) empty = `No ${verdict} analyses yet.`;
+
   return (
-    <section className="card history" aria-labelledby="history-heading">
+    <section className="card history" aria-labelledby="history-heading" aria-busy={loading}>
       <div className="card__header">
         <h2 id="history-heading">Recent analyses</h2>
-        {entries.length > 0 && (
-          <button type="button" className="button button--ghost button--small" onClick={onClear}>
-            Clear
-          </button>
+        <span className="history__filter small">
+          <label htmlFor={filterId}>Verdict</label>
+          <select
+            id={filterId}
+            value={verdict}
+            onChange={(e) => setVerdict(e.target.value as VerdictFilter)}
+            data-testid="history-filter"
+          >
+            {FILTERS.map((f) => (
+              <option key={f.value} value={f.value}>
+                {f.label}
+              </option>
+            ))}
+          </select>
+        </span>
+      </div>
+
+      {/* Always rendered, so screen readers announce the message when it appears. (No role="status":
+          the page has one announcer for results.) */}
+      <div className="history__status" aria-live="polite">
+        {failed && (
+          <p className="muted small" data-testid="history-error">
+            History unavailable right now.{' '}
+            <button type="button" className="link-button" onClick={reload}>
+              Try again
+            </button>
+          </p>
         )}
       </div>
-      {entries.length === 0 ? (
-        <p className="muted small">Analyses from this browser session appear here.</p>
-      ) : (
-        <ol className="history__list">
-          {entries.map((e) => {
-            const tone = verdictTone(e.result.prediction);
-            const selected = e.id === selectedId;
-            const inMemory = isInMemory(e.id);
+
+      {entries.length === 0 && !failed && <p className="muted small">{empty}</p>}
+      {entries.length > 0 && (
+        <ol className="history__list" ref={listRef}>
+          {entries.map((r) => {
+            const selected = r.id === selectedId;
             return (
-              <li key={e.id}>
+              <li key={r.id}>
                 <button
                   type="button"
                   className={`history__item${selected ? ' is-selected' : ''}`}
                   aria-current={selected ? 'true' : undefined}
-                  onClick={() => onSelect(e.id)}
+                  onClick={() => onSelect(r)}
                   data-testid="history-item"
                 >
-                  <span className="history__name" title={e.result.filename}>
-                    {e.result.filename || 'Untitled image'}
+                  <span className="history__name" title={r.filename}>
+                    {r.filename || 'Untitled image'}
                   </span>
                   <span className="history__meta">
-                    <span className={`tag tag--${tone}`}>{e.result.prediction}</span>
-                    <span>{formatPercent(e.result.confidence)}</span>
-                    <time dateTime={new Date(e.createdAt).toISOString()}>{formatClock(e.createdAt)}</time>
-                    {!inMemory && <span className="muted">(image not kept)</span>}
+                    <span className={`tag tag--${verdictTone(r.prediction)}`}>{r.prediction}</span>
+                    <span>{formatPercent(r.confidence)}</span>
+                    <time dateTime={r.created_at}>{formatWhen(r.created_at)}</time>
                   </span>
                 </button>
               </li>
             );
           })}
         </ol>
+      )}
+
+      {hasMore && entries.length > 0 && (
+        <button
+          type="button"
+          className="button button--ghost button--small"
+          onClick={() => {
+            if (loading) return;
+            focusFrom.current = entries.length;
+            loadMore();
+          }}
+          data-testid="history-load-more"
+        >
+          {loading ? 'Loading…' : 'Load more'}
+        </button>
       )}
     </section>
   );

@@ -4,11 +4,10 @@ import { formatPercent, verdictTone } from '../format';
 import { boxToPercent, labelPlacement, pct } from '../overlayMath';
 
 interface ImageOverlayProps {
+  /** The answer; its `heatmap_png` ("" when none) is drawn over the image. */
   result: PredictResponse;
-  /** blob: URL of the uploaded file; absent when the image is no longer in memory. */
-  imageUrl?: string;
-  /** Base64 PNG of the Grad-CAM overlay ("" when none). */
-  heatmapPng?: string;
+  /** blob: URL of the uploaded file. */
+  imageUrl: string;
 }
 
 const DEFAULT_OPACITY = 70;
@@ -18,12 +17,12 @@ const DEFAULT_OPACITY = 70;
  * SVG layer. All three layers fill one frame whose aspect ratio is the server's image_width/image_height,
  * so the percent-based boxes line up with the picture at every size.
  */
-export function ImageOverlay({ result, imageUrl, heatmapPng = '' }: ImageOverlayProps) {
+export function ImageOverlay({ result, imageUrl }: ImageOverlayProps) {
   const [opacity, setOpacity] = useState(DEFAULT_OPACITY);
   const [showBoxes, setShowBoxes] = useState(true);
   const sliderId = useId();
   const boxesId = useId();
-  const heatmapUrl = useMemo(() => heatmapDataUrl(heatmapPng), [heatmapPng]);
+  const heatmapUrl = useMemo(() => heatmapDataUrl(result.heatmap_png), [result.heatmap_png]);
 
   const { image_width: w, image_height: h, faces } = result;
   const hasSize = w > 0 && h > 0;
@@ -45,12 +44,7 @@ export function ImageOverlay({ result, imageUrl, heatmapPng = '' }: ImageOverlay
   return (
     <figure className="overlay">
       <div className="overlay__frame" style={frameStyle}>
-        {imageUrl ? (
-          <img className="overlay__layer" src={imageUrl} alt={alt} />
-        ) : (
-          // The boxes still show where the faces were; the caption below says why the picture is gone.
-          <div className="overlay__layer overlay__missing" />
-        )}
+        <img className="overlay__layer" src={imageUrl} alt={alt} />
         {heatmapUrl && (
           <img
             className="overlay__layer overlay__heatmap"
@@ -103,9 +97,6 @@ export function ImageOverlay({ result, imageUrl, heatmapPng = '' }: ImageOverlay
       </div>
 
       <figcaption className="overlay__controls">
-        {!imageUrl && (
-          <p className="muted small">The image is not kept after a page reload. Upload it again to see it here.</p>
-        )}
         {heatmapUrl ? (
           <div className="slider">
             <label htmlFor={sliderId}>Heatmap opacity</label>
@@ -126,11 +117,7 @@ export function ImageOverlay({ result, imageUrl, heatmapPng = '' }: ImageOverlay
             </span>
           </div>
         ) : (
-          <p className="muted small">
-            {result.grad_cam_available
-              ? 'Heatmap not kept for this analysis.'
-              : 'No heatmap: Grad-CAM was not requested for this analysis.'}
-          </p>
+          <p className="muted small">No heatmap: Grad-CAM was not requested for this analysis.</p>
         )}
         {boxes.length > 0 && (
           <label className="checkbox" htmlFor={boxesId}>

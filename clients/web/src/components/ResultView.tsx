@@ -1,14 +1,8 @@
 import { useId } from 'react';
-import type { PredictResponse } from '../api';
+import type { Face, PredictResponse } from '../api';
 import { formatMs, formatPercent, formatProbability, verdictTone, type Verdict } from '../format';
 import { ConfidenceBar } from './ConfidenceBar';
 import { CheckIcon, WarningIcon, InfoIcon } from './icons';
-
-interface ResultViewProps {
-  result: PredictResponse;
-  /** False for history entries restored after a reload: their image and heatmap are gone. */
-  imageAvailable: boolean;
-}
 
 const HINTS: Record<Verdict, string> = {
   fake: 'Signs of manipulation found. Route this image for human review.',
@@ -22,27 +16,79 @@ function VerdictIcon({ tone }: { tone: Verdict }) {
   return <InfoIcon />;
 }
 
-export function ResultView({ result, imageAvailable }: ResultViewProps) {
+/** The verdict spelled out, with an icon; colour only reinforces it. */
+export function VerdictBanner({ prediction }: { prediction: string }) {
+  const tone = verdictTone(prediction);
+  return (
+    <div className={`verdict verdict--${tone}`}>
+      <span className="verdict__icon">
+        <VerdictIcon tone={tone} />
+      </span>
+      <div>
+        <p className="verdict__label">
+          <span className="visually-hidden">Verdict: </span>
+          <span data-testid="verdict">{prediction}</span>
+        </p>
+        <p className="verdict__hint">{HINTS[tone]}</p>
+      </div>
+    </div>
+  );
+}
+
+export function NoFaceNotice() {
+  return (
+    <p className="notice" data-testid="no-face-notice">
+      <InfoIcon />
+      <span>No face found — the whole image was analysed.</span>
+    </p>
+  );
+}
+
+/** One row per face, numbered as the boxes on the image. */
+export function FacesTable({ faces }: { faces: readonly Face[] }) {
+  const headingId = useId();
+  return (
+    <div className="faces-block">
+      <h3 id={headingId} className="faces__heading">
+        Faces analysed <span className="muted">(numbered as on the image)</span>
+      </h3>
+      <div className="table-wrap">
+        <table className="faces" aria-labelledby={headingId}>
+          <thead>
+            <tr>
+              <th scope="col">Face</th>
+              <th scope="col">Verdict</th>
+              <th scope="col">Deepfake probability</th>
+              <th scope="col">Confidence</th>
+            </tr>
+          </thead>
+          <tbody>
+            {faces.map((face, i) => (
+              <tr key={i}>
+                <td>{i + 1}</td>
+                <td>
+                  <span className={`tag tag--${verdictTone(face.label)}`}>{face.label}</span>
+                </td>
+                <td>{formatProbability(face.fake_probability)}</td>
+                <td>{formatPercent(face.confidence)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
+
+/** An analysis made in this tab, from the full answer (explanation, stage timings). */
+export function ResultView({ result }: { result: PredictResponse }) {
   const tone = verdictTone(result.prediction);
-  const facesHeadingId = useId();
   const t = result.timings;
   const engineLine = [result.engine, result.device && `on ${result.device}`].filter(Boolean).join(' ');
 
   return (
     <div className="result">
-      {/* The verdict is spelled out and has an icon; colour only reinforces it. */}
-      <div className={`verdict verdict--${tone}`}>
-        <span className="verdict__icon">
-          <VerdictIcon tone={tone} />
-        </span>
-        <div>
-          <p className="verdict__label">
-            <span className="visually-hidden">Verdict: </span>
-            <span data-testid="verdict">{result.prediction}</span>
-          </p>
-          <p className="verdict__hint">{HINTS[tone]}</p>
-        </div>
-      </div>
+      <VerdictBanner prediction={result.prediction} />
 
       <ConfidenceBar value={result.confidence} tone={tone} label="Confidence in this verdict" />
       <p className="small muted">
@@ -54,51 +100,8 @@ export function ResultView({ result, imageAvailable }: ResultViewProps) {
         {result.explanation}
       </p>
 
-      {!result.face_found && (
-        <p className="notice" data-testid="no-face-notice">
-          <InfoIcon />
-          <span>No face found — the whole image was analysed.</span>
-        </p>
-      )}
-
-      {!imageAvailable && (
-        <p className="notice">
-          <InfoIcon />
-          <span>Reopened from this session’s history: the image and heatmap are no longer in memory.</span>
-        </p>
-      )}
-
-      {result.faces.length > 0 && (
-        <div className="faces-block">
-          <h3 id={facesHeadingId} className="faces__heading">
-            Faces analysed <span className="muted">(numbered as on the image)</span>
-          </h3>
-          <div className="table-wrap">
-            <table className="faces" aria-labelledby={facesHeadingId}>
-              <thead>
-                <tr>
-                  <th scope="col">Face</th>
-                  <th scope="col">Verdict</th>
-                  <th scope="col">Deepfake probability</th>
-                  <th scope="col">Confidence</th>
-                </tr>
-              </thead>
-              <tbody>
-                {result.faces.map((face, i) => (
-                  <tr key={i}>
-                    <td>{i + 1}</td>
-                    <td>
-                      <span className={`tag tag--${verdictTone(face.label)}`}>{face.label}</span>
-                    </td>
-                    <td>{formatProbability(face.fake_probability)}</td>
-                    <td>{formatPercent(face.confidence)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        </div>
-      )}
+      {!result.face_found && <NoFaceNotice />}
+      {result.faces.length > 0 && <FacesTable faces={result.faces} />}
 
       <p className="result__meta small">
         Model <strong>{result.model || 'unknown'}</strong>

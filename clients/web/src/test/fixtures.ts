@@ -1,4 +1,4 @@
-import type { PredictResponse } from '../api';
+import type { PredictResponse, PredictionRecord } from '../api';
 
 // 1x1 transparent PNG: enough for <img> in jsdom.
 export const TINY_PNG_BASE64 =
@@ -39,6 +39,43 @@ export function makePrediction(overrides: Partial<PredictResponse> = {}): Predic
     image_width: 1200,
     image_height: 600,
     engine: 'torchscript',
+    prediction_id: '3f2a9c0d4b5e4f60a1b2c3d4e5f60718',
+    ...overrides,
+  };
+}
+
+/** A history record as GET /v1/predictions sends it. */
+export function makeRecord(overrides: Partial<PredictionRecord> = {}): PredictionRecord {
+  const p = makePrediction();
+  return {
+    id: 'rec-1',
+    created_at: '2026-11-26T08:01:02.123456Z',
+    request_id: p.request_id,
+    filename: 'photo.jpg',
+    image_sha256: p.image_sha256,
+    image_bytes: 123456,
+    image_width: 1200,
+    image_height: 630,
+    image_format: 'JPEG',
+    prediction: 'Real',
+    fake_probability: 0.07,
+    confidence: 93,
+    faces: [
+      {
+        box: { x_min: 100, y_min: 80, x_max: 300, y_max: 320 },
+        detection_confidence: 0.99,
+        fake_probability: 0.07,
+        label: 'Real',
+        confidence: 93,
+      },
+    ],
+    model: 'efficientnet_lite0-dfdc',
+    weights_sha256: 'cd'.repeat(32),
+    engine: 'torchscript',
+    device: 'cpu',
+    latency_ms: 251.4,
+    client: '127.0.0.1',
+    explained: true,
     ...overrides,
   };
 }

@@ -12,5 +12,4 @@ if (!('createObjectURL' in URL)) {
 
 afterEach(() => {
   cleanup();
-  window.sessionStorage.clear();
 });

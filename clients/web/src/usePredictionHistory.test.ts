@@ -1,0 +1,102 @@
+import { act, renderHook, waitFor } from '@testing-library/react';
+import { describe, expect, it, vi } from 'vitest';
+import { jsonResponse, makePrediction, makeRecord } from './test/fixtures';
+import { HISTORY_PAGE_SIZE, recordFromAnalysis, usePredictionHistory } from './usePredictionHistory';
+
+/** Answers GET /v1/predictions from `pages`, keyed by the query string; records the URLs asked. */
+function serveHistory(pages: (query: URLSearchParams) => Response) {
+  const fetchMock = vi.fn(async (input: RequestInfo | URL) => pages(new URL(String(input), 'http://x').searchParams));
+  vi.stubGlobal('fetch', fetchMock);
+  return fetchMock;
+}
+
+const ids = (h: { entries: { id: string }[] }) => h.entries.map((r) => r.id);
+
+describe('usePredictionHistory', () => {
+  it('loads the first page, then appends the next one without repeating records', async () => {
+    const fetchMock = serveHistory((q) =>
+      q.get('page_token') === 't2'
+        ? jsonResponse({ predictions: [makeRecord({ id: 'b' }), makeRecord({ id: 'c' })], next_page_token: '' })
+        : jsonResponse({ predictions: [makeRecord({ id: 'a' }), makeRecord({ id: 'b' })], next_page_token: 't2' }),
+    );
+    const { result } = renderHook(() => usePredictionHistory());
+    await waitFor(() => expect(result.current.loading).toBe(false));
+    expect(ids(result.current)).toEqual(['a', 'b']);
+    expect(result.current.hasMore).toBe(true);
+    expect(String(fetchMock.mock.calls[0]![0])).toBe(`/v1/predictions?page_size=${HISTORY_PAGE_SIZE}`);
+
+    act(() => result.current.loadMore());
+    await waitFor(() => expect(result.current.loading).toBe(false));
+    expect(ids(result.current)).toEqual(['a', 'b', 'c']);
+    expect(result.current.hasMore).toBe(false);
+    expect(String(fetchMock.mock.calls[1]![0])).toContain('page_token=t2');
+  });
+
+  it('merges an analysis until the server lists it, respecting the verdict filter', async () => {
+    let written = false;
+    const fetchMock = serveHistory((q) => {
+      const all = [...(written ? [makeRecord({ id: 'new', prediction: 'Deepfake' })] : []), makeRecord({ id: 'old' })];
+      const verdict = q.get('verdict');
+      const predictions = all.filter((r) => !verdict || r.prediction === verdict);
+      return jsonResponse({ predictions, next_page_token: '' });
+    });
+    const { result } = renderHook(() => usePredictionHistory());
+    await waitFor(() => expect(result.current.loading).toBe(false));
+
+    const local = makeRecord({ id: 'new', prediction: 'Deepfake', created_at: '2026-11-26T09:00:00.000Z' });
+    act(() => result.current.addAnalysis(local));
+    await waitFor(() => expect(fetchMock).toHaveBeenCalledTimes(2));
+    await waitFor(() => expect(result.current.loading).toBe(false));
+    expect(ids(result.current)).toEqual(['new', 'old']);
+
+    act(() => result.current.setVerdict('Real'));
+    await waitFor(() => expect(fetchMock).toHaveBeenCalledTimes(3));
+    expect(String(fetchMock.mock.calls[2]![0])).toContain('verdict=Real');
+    await waitFor(() => expect(result.current.loading).toBe(false));
+    expect(ids(result.current)).toEqual(['old']);
+
+    written = true;
+    act(() => result.current.setVerdict(''));
+    await waitFor(() => expect(fetchMock).toHaveBeenCalledTimes(4));
+    await waitFor(() => expect(result.current.loading).toBe(false));
+    expect(ids(result.current)).toEqual(['new', 'old']);
+    // The server's record replaced the merged one.
+    expect(result.current.entries[0]!.created_at).toBe(makeRecord().created_at);
+  });
+
+  it('reports a failed first page and recovers on reload', async () => {
+    let up = false;
+    serveHistory(() =>
+      up
+        ? jsonResponse({ predictions: [makeRecord()], next_page_token: '' })
+        : jsonResponse({ code: 14, message: 'The prediction history is unavailable.' }, 503),
+    );
+    const { result } = renderHook(() => usePredictionHistory());
+    await waitFor(() => expect(result.current.failed).toBe(true));
+    expect(result.current.entries).toEqual([]);
+
+    up = true;
+    act(() => result.current.reload());
+    await waitFor(() => expect(result.current.failed).toBe(false));
+    expect(ids(result.current)).toEqual(['rec-1']);
+  });
+});
+
+describe('recordFromAnalysis', () => {
+  it('describes the answer as the server will record it', () => {
+    const at = new Date('2026-11-26T08:00:00Z');
+    const record = recordFromAnalysis(makePrediction(), 'id-1', { size: 2048, type: 'image/jpeg' }, at);
+    expect(record).toMatchObject({
+      id: 'id-1',
+      created_at: '2026-11-26T08:00:00.000Z',
+      filename: 'group.jpg',
+      image_bytes: 2048,
+      image_format: 'JPEG',
+      prediction: 'Deepfake',
+      confidence: 87.4,
+      latency_ms: 341.4,
+      explained: true,
+    });
+    expect(record.faces).toHaveLength(2);
+  });
+});

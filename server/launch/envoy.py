@@ -281,7 +281,8 @@ def render(settings: GatewaySettings) -> dict[str, Any]:
         "name": "deepfake_grpc",
         # Host names (compose services, Kubernetes headless Services) resolve to every replica's address.
         "type": "STATIC" if by_ip else "STRICT_DNS",
-        **({} if by_ip else {"dns_refresh_rate": "5s", "respect_dns_ttl": True}),
+        # Re-resolve every 5 s whatever the TTL: Docker's DNS says 600 s, and replicas come and go faster.
+        **({} if by_ip else {"dns_refresh_rate": "5s", "respect_dns_ttl": False}),
         "connect_timeout": "1s",
         "lb_policy": "ROUND_ROBIN",
         "typed_extension_protocol_options": {

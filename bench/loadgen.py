@@ -1,9 +1,13 @@
-"""A closed-loop gRPC load generator: N client threads each send requests back to back for a duration."""
+"""A closed-loop gRPC load generator: N concurrent clients send requests back to back for a duration.
+
+It uses grpc.aio on one event loop: on a 2-core machine that shares its cores with the server, an
+asyncio client costs far less CPU per request than a thread per client.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,38 +47,37 @@ class LoadResult:
                 f"({self.requests} ok, {self.errors} errors)")
 
 
-def run_load(target: str, payloads: Sequence[Payload], concurrency: int, seconds: float,
-             explain: bool = False, warmup: int = 2) -> LoadResult:
-    with grpc.insecure_channel(target, options=[("grpc.max_send_message_length", MESSAGE_LIMIT),
-                                                ("grpc.max_receive_message_length", MESSAGE_LIMIT)]) as channel:
+async def _load(target: str, payloads: Sequence[Payload], concurrency: int, seconds: float, explain: bool,
+                warmup: int) -> LoadResult:
+    options = [("grpc.max_send_message_length", MESSAGE_LIMIT), ("grpc.max_receive_message_length", MESSAGE_LIMIT)]
+    async with grpc.aio.insecure_channel(target, options=options) as channel:
         stub = pb_grpc.DeepfakeDetectorStub(channel)
         requests = [pb.PredictRequest(image=p.data, is_face_crop=p.is_face_crop, explain=explain) for p in payloads]
         for request in requests[:warmup]:
-            stub.Predict(request, timeout=120)
+            await stub.Predict(request, timeout=120)
         counter = itertools.count()
         latencies: list[float] = []
-        errors = [0]
-        lock = threading.Lock()
+        errors = 0
         stop_at = time.perf_counter() + seconds
 
-        def worker() -> None:
+        async def client() -> None:
+            nonlocal errors
             while time.perf_counter() < stop_at:
                 request = requests[next(counter) % len(requests)]
                 started = time.perf_counter()
                 try:
-                    stub.Predict(request, timeout=120)
-                except grpc.RpcError:
-                    with lock:
-                        errors[0] += 1
+                    await stub.Predict(request, timeout=120)
+                except grpc.aio.AioRpcError:
+                    errors += 1
                     continue
-                with lock:
-                    latencies.append((time.perf_counter() - started) * 1000)
+                latencies.append((time.perf_counter() - started) * 1000)
 
         started = time.perf_counter()
-        threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return LoadResult(concurrency, len(latencies), errors[0], elapsed, np.array(latencies))
+    return LoadResult(concurrency, len(latencies), errors, elapsed, np.array(latencies))
+
+
+def run_load(target: str, payloads: Sequence[Payload], concurrency: int, seconds: float,
+             explain: bool = False, warmup: int = 2) -> LoadResult:
+    return asyncio.run(_load(target, payloads, concurrency, seconds, explain, warmup))

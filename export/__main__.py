@@ -1,7 +1,9 @@
 """``python -m export``: turn trained weights into a verified inference artifact.
 
-    python -m export --weights weights/default                      # TorchScript (CPU)
-    python -m export --weights weights/default --format tensorrt    # TensorRT (CUDA + torch-tensorrt)
+    python -m export --weights weights/default                        # TorchScript
+    python -m export --weights weights/default --format onnxruntime   # ONNX for ONNX Runtime (CPU)
+    python -m export --weights weights/default --format aoti          # AOTInductor (compiled here)
+    python -m export --weights weights/default --format tensorrt      # TensorRT (CUDA + torch-tensorrt)
 
 The artifact is checked against the eager model on real face crops; above the tolerance the export fails
 and the artifact is removed. The spec beside it records the file, its sha256 and the measured difference.
@@ -10,6 +12,7 @@ and the artifact is removed. The spec beside it records the file, its sha256 and
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import shutil
 import sys
@@ -28,8 +31,10 @@ from server.model.spec import SPEC_FILENAME, WEIGHTS_FILENAME, ModelSpec, sha256
 log = logging.getLogger("export")
 
 FORMATS = {
-    # format: (file name, default tolerance on calibrated probabilities)
+    # format (= engine name): (file name, default tolerance on calibrated probabilities)
     "torchscript": ("model.torchscript.pt", 1e-4),
+    "onnxruntime": ("model.onnx", 1e-4),
+    "aoti": ("model.aoti.pt2", 1e-4),
     "tensorrt": ("model.trt.ep", 2e-2),  # fp16 kernels
 }
 DEFAULT_CHECK_DATA = Path("../shared/data/dfdc-faces")
@@ -67,14 +72,11 @@ def export(weights: Path, output: Path, fmt: str, device_name: str, check_data: 
     artifact = output / filename
     started = time.perf_counter()
     model = load_trained(output, spec, str(device))
-    if fmt == "torchscript":
-        from export.torchscript import export_torchscript
-
-        export_torchscript(model, spec, artifact, device)
-    else:
-        from export.tensorrt import export_tensorrt
-
-        export_tensorrt(model, spec, artifact, device)
+    exporters = {"torchscript": ("export.torchscript", "export_torchscript"),
+                 "onnxruntime": ("export.onnx", "export_onnx"), "aoti": ("export.aoti", "export_aoti"),
+                 "tensorrt": ("export.tensorrt", "export_tensorrt")}
+    module, function = exporters[fmt]
+    getattr(importlib.import_module(module), function)(model, spec, artifact, device)
     seconds = time.perf_counter() - started
     log.info("exported %s in %.1f s: %s (%.1f MB)", fmt, seconds, artifact, artifact.stat().st_size / 1e6)
 

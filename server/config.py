@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 ENV_PREFIX = "DEEPFAKE_"
+ENGINE_NAMES = ("onnxruntime", "torchscript", "aoti", "eager", "tensorrt")  # server.engine.ENGINES
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = REPO_ROOT / "weights" / "default"
 DEFAULT_UI_DIR = REPO_ROOT / "clients" / "web" / "dist"
@@ -35,12 +36,17 @@ class Config:
     grace_s: float = _setting(10.0, "on SIGTERM, seconds in-flight requests get to finish")
     # Model
     weights: Path = _setting(DEFAULT_WEIGHTS, "folder with model.pt, its exports and model_spec.json")
-    engine: str = _setting("torchscript", "inference engine: torchscript, eager or tensorrt")
+    engine: str = _setting("onnxruntime", "inference engine: onnxruntime, torchscript, aoti, eager or tensorrt")
     device: str = _setting("cpu", "cpu, cuda, cuda:N or auto")
     threads: int = _setting(0, "torch intra-op threads (0: the number of CPU cores)")
+    # Dynamic batching (classification requests are grouped on the inference thread)
+    batch_max_size: int = _setting(8, "most images per inference batch")
+    batch_max_delay_ms: float = _setting(5.0, "how long a batch may wait for requests already on their way")
+    inference_queue_size: int = _setting(64, "queued inference jobs before new requests are refused")
     # Input limits
     max_image_mb: float = _setting(10.0, "largest accepted upload, in MB")
     max_pixels: int = _setting(50_000_000, "largest accepted image area, checked before decoding")
+    decode_max_side: int = _setting(2048, "JPEGs over twice this size are decoded at 1/2, 1/4 or 1/8 scale (0: off)")
     # Faces
     max_faces: int = _setting(16, "most faces classified per image (largest first)")
     face_min_confidence: float = _setting(0.9, "face detector confidence below which a detection is ignored")
@@ -132,8 +138,10 @@ def validate(config: Config) -> Config:
     problems = []
     if not 0 <= config.port <= 65535:
         problems.append(f"port {config.port} is out of range")
-    if config.engine not in {"torchscript", "eager", "tensorrt"}:
-        problems.append(f"engine {config.engine!r} is not one of torchscript, eager, tensorrt")
+    if config.engine not in ENGINE_NAMES:
+        problems.append(f"engine {config.engine!r} is not one of {', '.join(ENGINE_NAMES)}")
+    if config.batch_max_size < 1 or config.batch_max_delay_ms < 0 or config.inference_queue_size < 1:
+        problems.append("batch_max_size and inference_queue_size must be >= 1, batch_max_delay_ms >= 0")
     if config.max_image_mb <= 0 or config.max_pixels <= 0:
         problems.append("image limits must be positive")
     if config.max_faces < 1:

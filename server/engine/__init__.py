@@ -6,14 +6,18 @@ from pathlib import Path
 
 import torch
 
+from server.engine.aoti import AotInductorEngine
 from server.engine.base import Engine
 from server.engine.eager import EagerEngine
+from server.engine.onnxruntime import OnnxRuntimeEngine
 from server.engine.tensorrt import TensorRTEngine
 from server.engine.torchscript import TorchScriptEngine
 from server.errors import EngineUnavailable
 from server.model.spec import ModelSpec
 
-ENGINES: dict[str, type[Engine]] = {e.name: e for e in (TorchScriptEngine, EagerEngine, TensorRTEngine)}
+ENGINES: dict[str, type[Engine]] = {
+    e.name: e for e in (OnnxRuntimeEngine, TorchScriptEngine, AotInductorEngine, EagerEngine, TensorRTEngine)
+}
 
 __all__ = ["ENGINES", "EagerEngine", "Engine", "load_engine", "resolve_device"]
 

@@ -39,7 +39,7 @@ def test_one_face_photo(stub: Stub, photos_dir: Path) -> None:
     assert r.confidence == pytest.approx(100 * expected, abs=0.01)
     assert (r.image_width, r.image_height) == (1638, 2048)
     assert r.filename == "paul_rudd.jpg" and r.model == "efficientnet_lite0-dfdc"
-    assert r.device == "cpu" and r.engine == "torchscript" and r.threshold == 0.5
+    assert r.device == "cpu" and r.engine == "onnxruntime" and r.threshold == 0.5
     assert len(r.image_sha256) == 64 and len(r.request_id) >= 16
     assert not r.grad_cam_available and r.heatmap_png == b""
     assert r.timings.total_ms >= r.timings.decode_ms + r.timings.faces_ms > 0
@@ -144,7 +144,7 @@ def test_health_and_model_info(stub: Stub) -> None:
     m = stub.ModelInfo(pb.ModelInfoRequest(), timeout=10)
     assert m.model_name == "efficientnet_lite0-dfdc" and m.architecture == "efficientnet_lite0"
     assert m.total_parameters == m.trainable_parameters > 3_000_000
-    assert list(m.labels) == ["Real", "Deepfake"] and m.input_size == 224 and m.engine == "torchscript"
+    assert list(m.labels) == ["Real", "Deepfake"] and m.input_size == 224 and m.engine == "onnxruntime"
     assert m.metrics.auc > 0.8 and m.metrics.images == 2531
     assert m.model_path.endswith("weights/default") and m.calibration.startswith("platt")
 
@@ -165,3 +165,15 @@ def test_reflection_lists_the_services(channel: grpc.Channel) -> None:
 
 def test_served_fixture_port_is_real(served: RunningServer) -> None:
     assert served.port > 0
+
+
+def test_large_jpegs_are_decoded_reduced_but_answered_in_original_pixels(stub: Stub, photos_dir: Path) -> None:
+    photo = Image.open(photos_dir / "paul_rudd.jpg").convert("RGB")
+    big = photo.resize((photo.width * 2, photo.height * 2))  # 3276 x 4096: decoded at 1/2 scale
+    buffer = io.BytesIO()
+    big.save(buffer, format="JPEG", quality=92)
+    small, large = (predict(stub, data) for data in ((photos_dir / "paul_rudd.jpg").read_bytes(), buffer.getvalue()))
+    assert (large.image_width, large.image_height) == (3276, 4096)
+    a, b = small.faces[0].box, large.faces[0].box
+    for got, want in ((b.x_min, a.x_min), (b.y_min, a.y_min), (b.x_max, a.x_max), (b.y_max, a.y_max)):
+        assert got == pytest.approx(2 * want, rel=0.05, abs=20)

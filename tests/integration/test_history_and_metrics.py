@@ -39,7 +39,7 @@ def test_every_prediction_is_recorded_and_can_be_fetched(stub: Stub, photos_dir:
     assert record.prediction == response.prediction and len(record.faces) == 6
     assert record.fake_probability == pytest.approx(response.fake_probability)
     assert record.model == "efficientnet_lite0-dfdc" and len(record.weights_sha256) == 64
-    assert record.engine == "torchscript" and record.client == "127.0.0.1" and record.latency_ms > 0
+    assert record.engine == "onnxruntime" and record.client == "127.0.0.1" and record.latency_ms > 0
     assert record.created_at.endswith("Z")
 
 
@@ -106,7 +106,7 @@ def test_metrics_endpoint_counts_what_happened(stub: Stub, metrics_url: str, pho
         "deepfake_prediction_log_spool_records 0.0",
         "deepfake_prediction_log_queue_records ",
         "deepfake_prediction_log_write_failures_total 0.0",
-        'deepfake_model_info{device="cpu",engine="torchscript",model="efficientnet_lite0-dfdc"',
+        'deepfake_model_info{device="cpu",engine="onnxruntime",model="efficientnet_lite0-dfdc"',
         "deepfake_inference_queue_depth 0.0",
     ):
         assert series in text, series

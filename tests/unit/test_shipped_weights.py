@@ -25,11 +25,12 @@ def spec() -> ModelSpec:
     return ModelSpec.load(WEIGHTS)
 
 
-def test_files_match_the_hashes_in_the_spec(spec: ModelSpec) -> None:
+@pytest.mark.parametrize("engine", ["torchscript", "onnxruntime"])
+def test_exports_match_the_hashes_in_the_spec(spec: ModelSpec, engine: str) -> None:
     assert spec.weights_sha256 == sha256_file(WEIGHTS / "model.pt")
-    ts = spec.artifacts["torchscript"]
-    assert ts["sha256"] == sha256_file(WEIGHTS / ts["file"])
-    assert ts["parity"]["max_abs_diff_probability"] <= 1e-4
+    artifact = spec.artifacts[engine]
+    assert artifact["sha256"] == sha256_file(WEIGHTS / artifact["file"])
+    assert artifact["parity"]["max_abs_diff_probability"] <= 1e-4
 
 
 def test_spec_documents_the_model(spec: ModelSpec) -> None:
@@ -38,14 +39,14 @@ def test_spec_documents_the_model(spec: ModelSpec) -> None:
     assert spec.training["split"].startswith("manifest split")
     assert spec.metrics["val"]["auc"] >= 0.80
     total = sum(p.stat().st_size for p in WEIGHTS.iterdir())
-    assert total < 40e6, "the shipped folder must stay small enough for git"
+    assert total < 45e6, "the shipped folder must stay small enough for git"
 
 
 def test_shipped_model_separates_real_from_fake_on_val(spec: ModelSpec, dfdc_dir: Path) -> None:
-    """A seeded sample of 480 identity-disjoint val crops through the served (TorchScript) engine."""
+    """A seeded sample of 480 identity-disjoint val crops through the default (ONNX Runtime) engine."""
     val = select(discover(dfdc_dir), "val")
     sample = random.Random(0).sample(val, 480)
-    engine = load_engine("torchscript", WEIGHTS, spec, torch.device("cpu"))
+    engine = load_engine("onnxruntime", WEIGHTS, spec, torch.device("cpu"))
     logits = []
     for start in range(0, len(sample), 16):
         images = [Image.open(s.path).convert("RGB") for s in sample[start:start + 16]]

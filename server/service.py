@@ -45,7 +45,8 @@ class DetectionService:
         self.config = config
         self.metrics = metrics
         self.prediction_log = prediction_log
-        self.limits = ImageLimits(max_bytes=config.max_image_bytes, max_pixels=config.max_pixels)
+        self.limits = ImageLimits(max_bytes=config.max_image_bytes, max_pixels=config.max_pixels,
+                                  decode_max_side=config.decode_max_side)
         self._ready = threading.Event()
         self._stopping = False
         self._pending = 0  # requests between arrival and inference, a hint for the batcher
@@ -67,7 +68,8 @@ class DetectionService:
             engine.warmup()
             return engine
 
-        self.worker = Batcher(load_engine_warm, max_batch=8, pending=lambda: self._pending,
+        self.worker = Batcher(load_engine_warm, max_batch=cfg.batch_max_size, max_delay_ms=cfg.batch_max_delay_ms,
+                              max_queue=cfg.inference_queue_size, pending=lambda: self._pending,
                               on_batch=self.metrics.observe_batch if self.metrics else None)
         self.engine = self.worker.start()
         self.detector, self.explainer = self.worker.call(self._load_helpers).result()
@@ -115,16 +117,19 @@ class DetectionService:
         if not self.ready:
             raise ModelNotReady("The model is not ready yet; please retry in a few seconds.")
         started = time.perf_counter()
+        # "In flight" while this thread prepares work the inference thread will soon get: a batch being
+        # gathered may wait for it. Not while waiting on the inference thread itself (face detection).
         with self._in_flight():
             decoded = decode_image(data, self.limits)
-            decoded_at = time.perf_counter()
-            faces = [] if is_face_crop else self._detect(decoded.image, ctx.abandoned)
-            detected_at = time.perf_counter()
+        decoded_at = time.perf_counter()
+        faces = [] if is_face_crop else self._detect(decoded.image, ctx.abandoned)
+        detected_at = time.perf_counter()
+        with self._in_flight():
             if faces:
                 regions = [self.spec.face_crop.crop_box(f.box) for f in faces]
                 crops = [crop_face(decoded.image, f.box, self.spec) for f in faces]
             else:
-                regions = [(0.0, 0.0, float(decoded.width), float(decoded.height))]
+                regions = [(0.0, 0.0, float(decoded.image.width), float(decoded.image.height))]
                 crops = [fit_to_input(decoded.image, self.spec)]
             batch = images_to_batch(crops, self.spec)
         heatmap = b""
@@ -195,7 +200,7 @@ class DetectionService:
         spec = self.spec
         results = tuple(
             FaceResult(
-                box=_clamp(f.box, decoded.width, decoded.height), detection_confidence=f.confidence,
+                box=_clamp(f.box, decoded.scale, decoded.width, decoded.height), detection_confidence=f.confidence,
                 fake_probability=p, label=spec.label_for(p), confidence=_confidence(p, spec.threshold),
             )
             for f, p in zip(faces, probabilities if faces else [], strict=True)
@@ -246,8 +251,9 @@ def _confidence(probability: float, threshold: float) -> float:
     return round(100.0 * (probability if probability >= threshold else 1.0 - probability), 2)
 
 
-def _clamp(box: tuple[float, float, float, float], width: int, height: int) -> Box:
-    x0, y0, x1, y1 = box
+def _clamp(box: tuple[float, float, float, float], scale: float, width: int, height: int) -> Box:
+    """A detector box (pixels of the decoded image) in pixels of the uploaded image, inside its bounds."""
+    x0, y0, x1, y1 = (v / scale for v in box)
     return Box(max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1))
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextvars
+
 import grpc
 
 from server.domain import RequestContext
 from server.logs import request_id_var
+
+# The API key's name when the call presented a valid key (set by the auth interceptor).
+caller_var: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="")
 
 
 def client_address(context: grpc.ServicerContext) -> str:
@@ -21,5 +26,5 @@ def client_address(context: grpc.ServicerContext) -> str:
 
 
 def request_context(context: grpc.ServicerContext) -> RequestContext:
-    return RequestContext(request_id=request_id_var.get(), client=client_address(context),
+    return RequestContext(request_id=request_id_var.get(), client=caller_var.get() or client_address(context),
                           abandoned=lambda: not context.is_active())

@@ -12,9 +12,10 @@ from typing import Any
 import grpc
 from grpc_interceptor import ServerInterceptor
 
-from server import errors
+from server import auth, errors
 from server.logs import request_id_var
 from server.metrics import Metrics
+from server.transport.context import caller_var
 
 log = logging.getLogger("server.access")
 
@@ -96,3 +97,36 @@ class ServiceInterceptor(ServerInterceptor):  # type: ignore[misc]
                 "rpc": method_name, "code": code.name, "duration_ms": round(elapsed * 1e3, 2), "peer": context.peer(),
             })
             request_id_var.reset(token)
+
+
+# What each RPC needs when API keys are configured; RPCs not listed (health, model info, reflection) are open.
+REQUIRED_PERMISSION = {
+    "/deepfake.v1.DeepfakeDetector/Predict": auth.PREDICT,
+    "/deepfake.v1.DeepfakeDetector/PredictUpload": auth.PREDICT,
+    "/deepfake.v1.DeepfakeDetector/ListPredictions": auth.HISTORY,
+    "/deepfake.v1.DeepfakeDetector/GetPrediction": auth.HISTORY,
+}
+
+
+class AuthInterceptor(ServerInterceptor):  # type: ignore[misc]
+    """Checks the API key of calls that need one; the key's name becomes the caller's identity."""
+
+    def __init__(self, keys: auth.KeyRing) -> None:
+        self.keys = keys
+
+    def intercept(self, method: Callable[..., Any], request: Any, context: grpc.ServicerContext,
+                  method_name: str) -> Any:
+        needed = REQUIRED_PERMISSION.get(method_name)
+        if not self.keys or needed is None:
+            return method(request, context)
+        token = auth.bearer_token(context.invocation_metadata())
+        key = self.keys.authenticate(token) if token else None
+        if key is None:
+            raise errors.Unauthenticated("A valid API key is required: send the header 'authorization: Bearer <key>'.")
+        if needed not in key.permissions:
+            raise errors.PermissionDenied(f"This API key may not use {needed}; ask for a key with that permission.")
+        token_var = caller_var.set(key.name)
+        try:
+            return method(request, context)
+        finally:
+            caller_var.reset(token_var)

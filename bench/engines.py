@@ -132,7 +132,7 @@ def run_engines(seconds: float, auc_images: int, names: Sequence[str] = CPU_ENGI
         result = subprocess.run(
             [sys.executable, "-m", "bench.engines", "--one", name, "--weights", str(weights), "--seconds",
              str(seconds), "--auc-images", str(auc_images)], cwd=REPO_ROOT, capture_output=True, text=True,
-            check=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})  # as the server runs
+            check=True)
         data = json.loads(result.stdout.strip().splitlines()[-1])
         reports.append(EngineReport(
             name=data["name"], available=data["available"], reason=data["reason"],

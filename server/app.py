@@ -9,6 +9,7 @@ import threading
 from collections.abc import Sequence
 from concurrent import futures
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 import grpc
@@ -18,12 +19,13 @@ from grpc_reflection.v1alpha import reflection
 
 from server import logs
 from server.allocator import tune_malloc
+from server.auth import KeyRing
 from server.config import Config, load_config
 from server.errors import DeepfakeError
 from server.metrics import Metrics
 from server.service import DetectionService
 from server.storage.writer import PredictionLog
-from server.transport.interceptors import ServiceInterceptor
+from server.transport.interceptors import AuthInterceptor, ServiceInterceptor
 from server.transport.servicer import DeepfakeDetectorServicer
 
 log = logging.getLogger(__name__)
@@ -64,12 +66,13 @@ def build_service(config: Config) -> DetectionService:
     return DetectionService(config, metrics, prediction_log)
 
 
-def create_server(config: Config, service: DetectionService) -> RunningServer:
+def create_server(config: Config, service: DetectionService, keys: KeyRing | None = None) -> RunningServer:
     """A started gRPC server on ``config.address`` (port 0 picks a free port). Health stays NOT_SERVING
     until ``mark_serving`` is called after the model has loaded."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.grpc_workers, thread_name_prefix="grpc"),
-        interceptors=[ServiceInterceptor(service.metrics)],
+        # Outermost first: request ids and error mapping wrap the key check, so its errors map too.
+        interceptors=[ServiceInterceptor(service.metrics), AuthInterceptor(keys or KeyRing())],
         options=[
             ("grpc.max_receive_message_length", MESSAGE_LIMIT),
             ("grpc.max_send_message_length", MESSAGE_LIMIT),
@@ -84,11 +87,21 @@ def create_server(config: Config, service: DetectionService) -> RunningServer:
     reflection.enable_server_reflection(
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(config.address)
+    port = server.add_secure_port(config.address, _tls(config)) if config.tls_cert_file \
+        else server.add_insecure_port(config.address)
     if port == 0:
         raise RuntimeError(f"could not bind the gRPC server to {config.address}")
     server.start()
     return RunningServer(server, port, service, health_servicer)
+
+
+def _tls(config: Config) -> grpc.ServerCredentials:
+    """Server TLS from PEM files; with a client CA, clients must present a certificate it signed (mTLS)."""
+    client_ca = Path(config.tls_client_ca_file).read_bytes() if config.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(Path(config.tls_key_file).read_bytes(), Path(config.tls_cert_file).read_bytes())],
+        root_certificates=client_ca, require_client_auth=client_ca is not None,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,11 +112,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logs.configure(config.log_level, config.log_format)
     tune_malloc()
+    try:
+        keys = KeyRing.load(Path(config.api_keys_file)) if config.api_keys_file else KeyRing()
+    except ValueError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
+    if not keys:
+        log.warning("no API keys configured: anyone who can reach %s may predict and read the history "
+                    "(allowed on loopback only; set --api-keys-file)", config.address)
     service = build_service(config)
     assert service.metrics is not None and service.prediction_log is not None
     metrics_server = service.metrics.serve(config.metrics_host, config.metrics_port) if config.metrics_port else None
     service.prediction_log.start()  # a database that is down only delays the log: records are spooled
-    running = create_server(config, service)
+    running = create_server(config, service, keys)
     log.info("gRPC server listening on %s:%d (health NOT_SERVING until the model is loaded)", config.host, running.port)
 
     stop = threading.Event()

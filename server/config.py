@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,8 @@ class Config:
     # Network
     host: str = _setting("127.0.0.1", "address the gRPC server binds to (0.0.0.0 in containers)")
     port: int = _setting(50051, "gRPC port (0 picks a free one)")
-    grpc_workers: int = _setting(16, "gRPC handler threads (requests decoded and detected concurrently)")
+    grpc_workers: int = _setting(24, "gRPC handler threads (more than max_in_flight: health checks always get one)")
+    max_in_flight: int = _setting(16, "predictions handled at once; more are refused at once (RESOURCE_EXHAUSTED)")
     grace_s: float = _setting(10.0, "on SIGTERM, seconds in-flight requests get to finish")
     # Model
     weights: Path = _setting(DEFAULT_WEIGHTS, "folder with model.pt, its exports and model_spec.json")
@@ -54,6 +56,12 @@ class Config:
     detect_max_side: int = _setting(800, "images are downscaled to this longest side for face detection")
     # Grad-CAM
     heatmap_max_side: int = _setting(768, "longest side of the returned heatmap PNG")
+    # Access control and TLS
+    api_keys_file: str = _setting("", "JSON file of API key hashes and permissions (python -m server.keys)")
+    allow_open_network: bool = _setting(False, "serve without API keys on a non-loopback address (not advised)")
+    tls_cert_file: str = _setting("", "PEM certificate chain for gRPC over TLS (with --tls-key-file)")
+    tls_key_file: str = _setting("", "PEM private key for gRPC over TLS")
+    tls_client_ca_file: str = _setting("", "PEM CA: require client certificates signed by it (mutual TLS)")
     # Prediction log
     database_url: str = _setting(DEFAULT_DATABASE_URL, "sqlite:///PATH (default) or postgresql://user:pass@host/db")
     retention_days: float = _setting(90.0, "prediction records older than this are deleted (0: keep forever)")
@@ -72,6 +80,12 @@ class Config:
     rate_limit_rps: float = _setting(20.0, "REST/gRPC requests per second allowed per client address")
     rate_limit_burst: int = _setting(40, "requests a client may send at once before the rate applies")
     ui_dir: Path = _setting(DEFAULT_UI_DIR, "built web UI served at / (npm run build output)")
+    replicas: int = _setting(1, "gRPC server processes behind Envoy (ports port, port+1, ...)")
+    http_tls_cert_file: str = _setting("", "PEM certificate chain: Envoy serves HTTPS (with --http-tls-key-file)")
+    http_tls_key_file: str = _setting("", "PEM private key for Envoy's HTTPS listener")
+    envoy_upstream_ca_file: str = _setting("", "PEM CA Envoy verifies the gRPC servers' certificates with")
+    envoy_upstream_cert_file: str = _setting("", "PEM client certificate Envoy presents to the servers (mTLS)")
+    envoy_upstream_key_file: str = _setting("", "PEM private key of Envoy's client certificate")
     # Logging
     log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR")
     log_format: str = _setting("json", "json (one object per line) or text")
@@ -140,6 +154,8 @@ def validate(config: Config) -> Config:
         problems.append(f"port {config.port} is out of range")
     if config.engine not in ENGINE_NAMES:
         problems.append(f"engine {config.engine!r} is not one of {', '.join(ENGINE_NAMES)}")
+    if config.max_in_flight < 1 or config.grpc_workers <= config.max_in_flight:
+        problems.append("max_in_flight must be >= 1 and below grpc_workers")
     if config.batch_max_size < 1 or config.batch_max_delay_ms < 0 or config.inference_queue_size < 1:
         problems.append("batch_max_size and inference_queue_size must be >= 1, batch_max_delay_ms >= 0")
     if config.max_image_mb <= 0 or config.max_pixels <= 0:
@@ -154,6 +170,28 @@ def validate(config: Config) -> Config:
         problems.append("database_url must start with sqlite:// or postgresql://")
     if config.retention_days < 0 or config.log_queue_size < 1:
         problems.append("retention_days must be >= 0 and log_queue_size >= 1")
+    if not config.api_keys_file and not config.allow_open_network and not _is_loopback(config.host):
+        problems.append(f"no API keys are configured, so the server only binds to a loopback address, not "
+                        f"{config.host!r}: set --api-keys-file (or --allow-open-network to accept the risk)")
+    if bool(config.tls_cert_file) != bool(config.tls_key_file):
+        problems.append("TLS needs both --tls-cert-file and --tls-key-file")
+    if config.replicas < 1:
+        problems.append("replicas must be at least 1")
+    if bool(config.http_tls_cert_file) != bool(config.http_tls_key_file):
+        problems.append("HTTPS needs both --http-tls-cert-file and --http-tls-key-file")
+    if bool(config.envoy_upstream_cert_file) != bool(config.envoy_upstream_key_file):
+        problems.append("Envoy's client certificate needs --envoy-upstream-cert-file and --envoy-upstream-key-file")
+    if config.tls_client_ca_file and not config.tls_cert_file:
+        problems.append("--tls-client-ca-file (mutual TLS) needs --tls-cert-file and --tls-key-file")
     if problems:
         raise ValueError("invalid configuration: " + "; ".join(problems))
     return config
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

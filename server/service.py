@@ -22,7 +22,7 @@ from server.batching import Batcher
 from server.config import Config
 from server.domain import Box, FaceResult, Health, ModelInfo, Prediction, RequestContext, Timings
 from server.engine import Engine, load_engine, resolve_device
-from server.errors import ModelNotReady, StorageUnavailable
+from server.errors import ModelNotReady, Overloaded, StorageUnavailable
 from server.faces import DetectedFace, FaceDetector
 from server.gradcam import GradCam, render_overlay
 from server.imaging.decode import DecodedImage, ImageLimits, decode_image
@@ -50,6 +50,7 @@ class DetectionService:
         self._ready = threading.Event()
         self._stopping = False
         self._pending = 0  # requests between arrival and inference, a hint for the batcher
+        self._admission = threading.BoundedSemaphore(config.max_in_flight)
         self._pending_lock = threading.Lock()
 
     # ---- lifecycle -------------------------------------------------------------------------------------
@@ -116,6 +117,17 @@ class DetectionService:
                 ctx: RequestContext) -> Prediction:
         if not self.ready:
             raise ModelNotReady("The model is not ready yet; please retry in a few seconds.")
+        # Admission control: beyond max_in_flight, refuse at once rather than queue without bound, so the
+        # admitted requests keep a bounded latency and memory stays flat under overload.
+        if not self._admission.acquire(blocking=False):
+            raise Overloaded("The service is at capacity; please retry in a second.", retry_after_s=1.0)
+        try:
+            return self._predict(data, filename, explain, is_face_crop, ctx)
+        finally:
+            self._admission.release()
+
+    def _predict(self, data: bytes, filename: str, explain: bool, is_face_crop: bool,
+                 ctx: RequestContext) -> Prediction:
         started = time.perf_counter()
         # "In flight" while this thread prepares work the inference thread will soon get: a batch being
         # gathered may wait for it. Not while waiting on the inference thread itself (face detection).

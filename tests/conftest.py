@@ -88,7 +88,7 @@ CHANNEL_OPTIONS = [("grpc.max_send_message_length", MESSAGE_LIMIT), ("grpc.max_r
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """The real server with the shipped model, a SQLite prediction log and a /metrics endpoint."""
     var = tmp_path_factory.mktemp("server-var")
-    config = Config(port=0, grpc_workers=8, database_url=f"sqlite:///{var / 'predictions.db'}",
+    config = Config(port=0, database_url=f"sqlite:///{var / 'predictions.db'}",
                     spool_dir=var / "spool", metrics_port=0)
     service = build_service(config)
     assert service.prediction_log is not None and service.metrics is not None

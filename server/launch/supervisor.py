@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 log = logging.getLogger("launch")
 
 PR_SET_PDEATHSIG = 1
+MAX_RESTARTS = 5  # per RESTART_WINDOW_S, across replicas, before the supervisor gives up
+RESTART_WINDOW_S = 60.0
 
 
 def _die_with_parent() -> None:
@@ -44,6 +46,10 @@ class Child:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode if self.proc is not None else None
 
     def terminate(self) -> None:
         if self.alive():
@@ -77,14 +83,23 @@ class Supervisor:
             child.start()
         announced = False
         exit_code = 0
+        restarts: list[float] = []
         while not self._stop.is_set():
-            dead = [c for c in [*self.servers, self.envoy] if not c.alive()]
-            if dead:
-                for child in dead:
-                    log.error("%s exited unexpectedly (code %s); stopping", child.name,
-                              child.proc.returncode if child.proc else None)
+            if not self.envoy.alive():
+                log.error("envoy exited unexpectedly (code %s); stopping", self.envoy.returncode)
                 exit_code = 1
                 break
+            for server in [s for s in self.servers if not s.alive()]:
+                # A crashed replica is restarted; Envoy's health checks keep traffic away until it is ready.
+                restarts = [t for t in restarts if time.monotonic() - t < RESTART_WINDOW_S] + [time.monotonic()]
+                if len(restarts) > MAX_RESTARTS:
+                    log.error("%s keeps crashing (%d restarts in %.0f s); stopping", server.name, MAX_RESTARTS,
+                              RESTART_WINDOW_S)
+                    self._stop.set()
+                    exit_code = 1
+                    break
+                log.error("%s exited unexpectedly (code %s); restarting it", server.name, server.returncode)
+                server.start()
             if not announced and ready():
                 announced = True
                 on_ready()

@@ -93,3 +93,15 @@ def test_keyboard_only_user_can_open_the_file_picker(page: Page) -> None:
             assert len(choosers) == 1 and not choosers[0].is_multiple()
             return
     pytest.fail("the upload control is not reachable by keyboard")
+
+
+def test_api_docs_render_under_their_content_security_policy(browser: Browser, gateway: Envoy) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(gateway.url + "/docs")
+    expect(page.locator(".swagger-ui .title")).to_contain_text("Deepfake Detection API", timeout=15_000)
+    expect(page.get_by_text("/v1/predictions").first).to_be_visible()
+    assert problems == [], problems
+    context.close()

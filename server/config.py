@@ -122,6 +122,19 @@ def _convert(raw: str, kind: type, name: str) -> Any:
         raise ValueError(f"{name}: expected {kind.__name__}, got {raw!r}") from None
 
 
+def settings_table() -> str:
+    """Every setting as a markdown table (README's configuration section is this table; a test compares)."""
+    rows = ["| flag | environment | default | meaning |", "|---|---|---|---|"]
+    for f, _kind in _fields():
+        default = f.default
+        if isinstance(default, Path) or (isinstance(default, str) and str(REPO_ROOT) in default):
+            default = str(default).replace(str(REPO_ROOT) + "/", "")
+        shown = f"`{default}`" if default not in ("", None) else "(none)"
+        rows.append(f"| `--{f.name.replace('_', '-')}` | `{ENV_PREFIX}{f.name.upper()}` | {shown} | "
+                    f"{f.metadata['help']} |")
+    return "\n".join(rows) + "\n"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m server",

@@ -3,7 +3,10 @@
 # The gRPC server on an NVIDIA GPU (CUDA torch, torch-tensorrt). Build from the repository root:
 #
 #   docker build -f deploy/docker/server-cuda.Dockerfile -t deepfake-server-cuda:0.1.0 .
-#   docker run --rm --gpus all -p 127.0.0.1:50051:50051 deepfake-server-cuda:0.1.0
+#   docker run --rm --gpus all -p 127.0.0.1:50051:50051 \
+#       -v "$PWD/api-keys.json:/run/secrets/deepfake/api-keys.json:ro" deepfake-server-cuda:0.1.0
+#
+# As the CPU image, the server requires an API keys file at /run/secrets/deepfake/api-keys.json.
 #
 # NOT BUILT OR RUN IN THIS PROJECT'S CI: there is no Docker engine and no GPU there. It is linted
 # (hadolint) and parse-checked by tests/deploy only. See docs/deployment.md ("CUDA image").
@@ -84,7 +87,10 @@ RUN python -m compileall -q server export training \
     && mkdir -p var/spool var/uploads \
     && chown -R 10001:10001 var
 
-# As the CPU image, plus the device. DEEPFAKE_ENGINE=tensorrt once a TensorRT export exists (see above).
+# As the CPU image (API keys file included), plus the device. The engine stays TorchScript (the server's
+# default, onnxruntime, is CPU-only here); DEEPFAKE_ENGINE=tensorrt once a TensorRT export exists (see above).
+# DL3064: DEEPFAKE_API_KEYS_FILE is the *path* of a file of key hashes, not a secret.
+# hadolint ignore=DL3064
 ENV DEEPFAKE_HOST=0.0.0.0 \
     DEEPFAKE_PORT=50051 \
     DEEPFAKE_METRICS_HOST=0.0.0.0 \
@@ -94,6 +100,7 @@ ENV DEEPFAKE_HOST=0.0.0.0 \
     DEEPFAKE_DATABASE_URL=sqlite:////app/var/predictions.db \
     DEEPFAKE_SPOOL_DIR=/app/var/spool \
     DEEPFAKE_UPLOAD_DIR=/app/var/uploads \
+    DEEPFAKE_API_KEYS_FILE=/run/secrets/deepfake/api-keys.json \
     DEEPFAKE_DEVICE=cuda \
     DEEPFAKE_ENGINE=torchscript
 

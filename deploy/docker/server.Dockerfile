@@ -4,7 +4,12 @@
 # Build from the repository root (the build context must be the repo, see /.dockerignore):
 #
 #   docker build -f deploy/docker/server.Dockerfile -t deepfake-server:0.1.0 .
-#   docker run --rm -p 127.0.0.1:50051:50051 -e DEEPFAKE_THREADS=2 --cpus 2 deepfake-server:0.1.0
+#   docker run --rm -p 127.0.0.1:50051:50051 -e DEEPFAKE_THREADS=2 --cpus 2 \
+#       -v "$PWD/api-keys.json:/run/secrets/deepfake/api-keys.json:ro" deepfake-server:0.1.0
+#
+# The server binds 0.0.0.0 here, so it requires API keys: a keys file (hashes only, made with
+# `python -m server.keys new`) at /run/secrets/deepfake/api-keys.json. Without it the server exits with
+# "cannot read API keys from ...".
 #
 # docs/deployment.md has the details; tests/deploy/test_dockerfiles.py keeps this file honest.
 
@@ -47,7 +52,7 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     pip install --no-deps ./clients/python
 
 # Fail the build rather than the rollout: CPU torch, and every run-time import resolves.
-RUN python -c "import torch, torchvision, timm, facenet_pytorch, peewee, psycopg2, prometheus_client, deepfake.v1.detector_pb2_grpc; assert torch.version.cuda is None, torch.__version__"
+RUN python -c "import torch, torchvision, timm, facenet_pytorch, onnxruntime, peewee, psycopg2, prometheus_client, deepfake.v1.detector_pb2_grpc; assert torch.version.cuda is None, torch.__version__"
 
 # ---------------------------------------------------------------------------------------------------------
 # runtime: the virtualenv, the server package and the shipped weights; no compilers, no node, no tests.
@@ -75,6 +80,11 @@ RUN python -m compileall -q server \
 #  - THREADS stays 0 here (= os.cpu_count(), which is the *host's* core count in a container): set
 #    DEEPFAKE_THREADS to the CPU limit where the container runs (compose and k8s manifests do).
 #  - DATABASE_URL: SQLite inside the volume by default; set a postgresql:// URL for more than one replica.
+#  - API_KEYS_FILE: a non-loopback address requires API keys. Mount the keys file there (a Docker secret in
+#    compose, a Secret volume in Kubernetes); the server refuses to start while it is missing.
+#  - ENGINE stays the server's default, onnxruntime (model.onnx ships in weights/default).
+# DL3064: DEEPFAKE_API_KEYS_FILE is the *path* of a file of key hashes, not a secret.
+# hadolint ignore=DL3064
 ENV DEEPFAKE_HOST=0.0.0.0 \
     DEEPFAKE_PORT=50051 \
     DEEPFAKE_METRICS_HOST=0.0.0.0 \
@@ -83,7 +93,8 @@ ENV DEEPFAKE_HOST=0.0.0.0 \
     DEEPFAKE_WEIGHTS=/app/weights/default \
     DEEPFAKE_DATABASE_URL=sqlite:////app/var/predictions.db \
     DEEPFAKE_SPOOL_DIR=/app/var/spool \
-    DEEPFAKE_UPLOAD_DIR=/app/var/uploads
+    DEEPFAKE_UPLOAD_DIR=/app/var/uploads \
+    DEEPFAKE_API_KEYS_FILE=/run/secrets/deepfake/api-keys.json
 
 # The spool (prediction records kept while the database is down), uploads if enabled, and the SQLite
 # file: must outlive the container.

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 DOCKER = DEPLOY / "docker"
 K8S = DEPLOY / "k8s"
+K8S_TLS = DEPLOY / "k8s-tls"
 PROMETHEUS = DEPLOY / "prometheus"
 GRAFANA = DEPLOY / "grafana"
 DOCKERFILES = sorted(DOCKER.glob("*.Dockerfile"))
@@ -43,6 +44,11 @@ SERVER_GAUGES = {"deepfake_requests_in_flight", "deepfake_model_info", "deepfake
 SERVER_SERIES = (SERVER_COUNTERS | SERVER_GAUGES
                  | {f"{h}_{suffix}" for h in SERVER_HISTOGRAMS for suffix in ("bucket", "sum", "count")})
 DEEPFAKE_ENV = re.compile(r"\bDEEPFAKE_[A-Z0-9_]+\b")
+# Where every shipped server config reads its API keys (a Docker secret in compose, a Secret volume in
+# Kubernetes, the images' default), and the files holding them, next to compose.yaml and kustomization.yaml.
+API_KEYS_FILE = "/run/secrets/deepfake/api-keys.json"
+API_KEYS_SOURCES = (DOCKER / "api-keys.json", K8S / "api-keys.json")
+TLS_DIR = DOCKER / "tls"  # compose.tls.yaml's certificates (deploy/docker/make-tls-certs.sh)
 
 
 def known_settings() -> set[str]:
@@ -235,15 +241,16 @@ class DockerIgnore:
 
 # ---- The Envoy image ---------------------------------------------------------------------------------------
 
-def envoy_config_stage_run() -> str:
+def envoy_config_stage_run(build_args: dict[str, str] | None = None) -> str:
     stage = parse_dockerfile(DOCKER / "envoy.Dockerfile").stage("config")
     run = next(i.value for i in stage.all("RUN") if "server.launch.render" in i.value)
-    return substitute(run, stage.args())
+    return substitute(run, {**stage.args(), **(build_args or {})})
 
 
-def render_args_of_envoy_dockerfile() -> dict[str, str]:
-    """The flags the envoy.Dockerfile passes to `python -m server.launch.render` (ARG defaults applied)."""
-    tokens = shlex.split(envoy_config_stage_run().split("python -m server.launch.render", 1)[1])
+def render_args_of_envoy_dockerfile(build_args: dict[str, str] | None = None) -> dict[str, str]:
+    """The flags the envoy.Dockerfile passes to `python -m server.launch.render` (ARG defaults applied, then
+    ``build_args`` as `docker build --build-arg` would)."""
+    tokens = shlex.split(envoy_config_stage_run(build_args).split("python -m server.launch.render", 1)[1])
     return {tokens[i]: tokens[i + 1] for i in range(0, len(tokens) - 1, 2)}
 
 

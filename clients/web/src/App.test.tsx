@@ -3,6 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import type { PredictionRecord } from './api';
 import { App } from './App';
+import { loadApiKey, saveApiKey } from './apiKey';
 import { jsonResponse, makePrediction, makeRecord, TINY_PNG_BASE64 } from './test/fixtures';
 
 const HEALTHY = { status: 'healthy', app: 'Deepfake Detection API', version: '0.1.0', model_loaded: true };
@@ -23,14 +24,14 @@ const page = (predictions: PredictionRecord[], next_page_token = '') => jsonResp
 function installFetch(
   predictHandler: Handler,
   health: Handler = () => jsonResponse(HEALTHY),
-  history: (url: string) => Response | Promise<Response> = () => page([]),
+  history: (url: string, init?: RequestInit) => Response | Promise<Response> = () => page([]),
 ) {
   const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input);
     if (url === '/health') return health(init);
     if (url === '/model-info') return jsonResponse(MODEL_INFO);
     if (url.startsWith('/predict')) return predictHandler(init);
-    if (url.startsWith('/v1/predictions')) return history(url);
+    if (url.startsWith('/v1/predictions')) return history(url, init);
     return new Response('not found', { status: 404 });
   });
   vi.stubGlobal('fetch', fetchMock);
@@ -350,5 +351,125 @@ describe('App', () => {
     expect(screen.getAllByTestId('history-item')).toHaveLength(1);
     expect(screen.getByTestId('history-error')).toBeTruthy();
     expect(screen.queryByTestId('error-message')).toBeNull();
+  });
+});
+
+describe('App with API keys', () => {
+  const KEY = 'dfk_abcdefgh1234';
+  const auth = (init?: RequestInit) => new Headers(init?.headers).get('authorization');
+  const unauthenticated = () =>
+    jsonResponse(
+      { code: 16, message: "A valid API key is required: send the header 'authorization: Bearer <key>'." },
+      401,
+    );
+  const authOf = (fetchMock: ReturnType<typeof installFetch>, prefix: string) =>
+    fetchMock.mock.calls.filter(([url]) => String(url).startsWith(prefix)).map(([, init]) => auth(init));
+
+  it('asks for a key on a 401, focuses the field and succeeds with the saved key', async () => {
+    const user = userEvent.setup();
+    // The 401 waits until the test releases it, to see focus move from the Analyze button to the field.
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const fetchMock = installFetch(
+      async (init) => {
+        if (auth(init) === `Bearer ${KEY}`) return jsonResponse(makePrediction());
+        await released;
+        return unauthenticated();
+      },
+      undefined,
+      (_url, init) => (auth(init) === `Bearer ${KEY}` ? page([makeRecord({ id: 'r1' })]) : unauthenticated()),
+    );
+    render(<App />);
+    const input = screen.getByTestId('api-key-input');
+    // The history asks first: its 401 already says so and leads to the field.
+    expect((await screen.findByTestId('history-error')).textContent).toBe(
+      'This server requires an API key. Enter one above.',
+    );
+    await waitFor(() => expect(document.activeElement).toBe(input));
+
+    await user.upload(screen.getByTestId('file-input'), jpeg());
+    await user.click(screen.getByTestId('analyze-button'));
+    expect(document.activeElement).toBe(screen.getByTestId('analyze-button'));
+    release();
+    const alert = await screen.findByTestId('error-message');
+    expect(alert.getAttribute('role')).toBe('alert');
+    expect(alert.textContent).toBe('This server requires an API key. Enter one above.');
+    expect(document.activeElement).toBe(input);
+    expect(authOf(fetchMock, '/predict')).toEqual([null]);
+
+    await user.type(input, KEY);
+    await user.click(screen.getByTestId('api-key-save'));
+    expect(loadApiKey()).toBe(KEY);
+    expect(localStorage.length).toBe(0);
+    expect(screen.getByTestId('api-key-status').textContent).toBe('Key set ••••1234');
+    expect(screen.getByRole('status').textContent).toBe('API key saved for this tab.');
+    expect(screen.queryByTestId('error-message')).toBeNull();
+    // The history reloads with the key.
+    expect(await screen.findByTestId('history-item')).toBeTruthy();
+    expect(screen.queryByTestId('history-error')).toBeNull();
+    expect(authOf(fetchMock, '/v1/predictions').at(-1)).toBe(`Bearer ${KEY}`);
+
+    await user.click(screen.getByTestId('analyze-button'));
+    expect((await screen.findByTestId('verdict')).textContent).toBe('Deepfake');
+    expect(authOf(fetchMock, '/predict')).toEqual([null, `Bearer ${KEY}`]);
+    // The open routes never get the key, and no URL carries it.
+    expect([...authOf(fetchMock, '/health'), ...authOf(fetchMock, '/model-info')].every((a) => a === null)).toBe(true);
+    expect(fetchMock.mock.calls.some(([url]) => String(url).includes(KEY))).toBe(false);
+  });
+
+  it('says quietly that the key may not read the history, and analyses still work', async () => {
+    const user = userEvent.setup();
+    saveApiKey(KEY);
+    const fetchMock = installFetch(
+      () => jsonResponse(makePrediction()),
+      undefined,
+      () => jsonResponse({ code: 7, message: 'This API key may not use history; ask for a key with that permission.' }, 403),
+    );
+    render(<App />);
+    expect(screen.getByTestId('api-key-status').textContent).toBe('Key set ••••1234');
+    expect((await screen.findByTestId('history-error')).textContent).toBe('Your API key may not read the history.');
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect(document.activeElement).not.toBe(screen.getByTestId('api-key-input'));
+
+    await user.upload(screen.getByTestId('file-input'), jpeg());
+    await user.click(screen.getByTestId('analyze-button'));
+    expect((await screen.findByTestId('verdict')).textContent).toBe('Deepfake');
+    expect(screen.getAllByTestId('history-item')).toHaveLength(1);
+    expect(screen.queryByTestId('error-message')).toBeNull();
+    expect(authOf(fetchMock, '/predict')).toEqual([`Bearer ${KEY}`]);
+  });
+
+  it('forgets the key: out of sessionStorage, no longer sent', async () => {
+    const user = userEvent.setup();
+    saveApiKey(KEY);
+    const fetchMock = installFetch(() => jsonResponse(makePrediction()));
+    render(<App />);
+    await waitFor(() => expect(authOf(fetchMock, '/v1/predictions')).toEqual([`Bearer ${KEY}`]));
+
+    await user.click(screen.getByTestId('api-key-forget'));
+    expect(loadApiKey()).toBe('');
+    expect(sessionStorage.length).toBe(0);
+    expect(screen.getByTestId('api-key-status').textContent).toBe('No key set');
+    expect(screen.queryByTestId('api-key-forget')).toBeNull();
+    expect(document.activeElement).toBe(screen.getByTestId('api-key-input'));
+    expect(screen.getByRole('status').textContent).toBe('API key forgotten.');
+    await waitFor(() => expect(authOf(fetchMock, '/v1/predictions')).toEqual([`Bearer ${KEY}`, null]));
+
+    await user.upload(screen.getByTestId('file-input'), jpeg());
+    await user.click(screen.getByTestId('analyze-button'));
+    await screen.findByTestId('verdict');
+    expect(authOf(fetchMock, '/predict')).toEqual([null]);
+  });
+
+  it('works without any key on a server that needs none', async () => {
+    const user = userEvent.setup();
+    const fetchMock = installFetch(() => jsonResponse(makePrediction()));
+    render(<App />);
+    expect(screen.getByTestId('api-key-status').textContent).toBe('No key set');
+    await user.upload(screen.getByTestId('file-input'), jpeg());
+    await user.click(screen.getByTestId('analyze-button'));
+    await screen.findByTestId('verdict');
+    expect(fetchMock.mock.calls.every(([, init]) => auth(init) === null)).toBe(true);
+    expect(screen.queryByTestId('history-error')).toBeNull();
   });
 });

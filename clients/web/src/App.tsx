@@ -8,10 +8,18 @@ import {
   type PredictResponse,
   type PredictionRecord,
 } from './api';
+import {
+  API_KEY_REJECTED_MESSAGE,
+  API_KEY_REQUIRED_MESSAGE,
+  forgetApiKey,
+  loadApiKey,
+  saveApiKey,
+} from './apiKey';
 import { formatPercent, formatWhen } from './format';
 import { useHealth } from './useHealth';
 import { recordFromAnalysis, usePredictionHistory } from './usePredictionHistory';
 import { validateImageFile } from './validation';
+import { ApiKeyControl } from './components/ApiKeyControl';
 import { HealthBadge } from './components/HealthBadge';
 import { HistoryList } from './components/HistoryList';
 import { ImageOverlay } from './components/ImageOverlay';
@@ -47,8 +55,12 @@ export function App() {
   const [error, setError] = useState<string | null>(null);
   const [announcement, setAnnouncement] = useState('');
 
-  const history = usePredictionHistory();
-  const { addAnalysis } = history;
+  /** "" when none: servers without keys configured need none. */
+  const [apiKey, setApiKey] = useState(loadApiKey);
+  const keyInputRef = useRef<HTMLInputElement>(null);
+
+  const history = usePredictionHistory(apiKey);
+  const { addAnalysis, reload: reloadHistory, failure: historyFailure } = history;
   const [analyses, setAnalyses] = useState<Analysis[]>([]);
   /** The record whose result is shown; this tab's analysis with the same id, when kept, shows instead. */
   const [shown, setShown] = useState<PredictionRecord | null>(null);
@@ -120,6 +132,31 @@ export function App() {
     return () => clearInterval(timer);
   }, [busy]);
 
+  // The history is asked on start: a server that wants a key says so there first, so lead the user to the field.
+  useEffect(() => {
+    if (historyFailure === 'key-required' || historyFailure === 'key-rejected') keyInputRef.current?.focus();
+  }, [historyFailure]);
+
+  const saveKey = useCallback(
+    (key: string) => {
+      saveApiKey(key);
+      setApiKey(key);
+      // Reload even when the same key is saved again (e.g. after its permissions were changed on the server).
+      reloadHistory();
+      setError((e) => (e === API_KEY_REQUIRED_MESSAGE || e === API_KEY_REJECTED_MESSAGE ? null : e));
+      setAnnouncement('API key saved for this tab.');
+    },
+    [reloadHistory],
+  );
+
+  const forgetKey = useCallback(() => {
+    forgetApiKey();
+    setApiKey('');
+    setAnnouncement('API key forgotten.');
+    // The Forget button disappears; without this, keyboard focus would fall back to the page start.
+    keyInputRef.current?.focus();
+  }, []);
+
   const chooseFile = useCallback((file: File, extraFiles: number) => {
     const check = validateImageFile(file);
     if (!check.ok) {
@@ -146,7 +183,7 @@ export function App() {
     setError(null);
     setAnnouncement('Analyzing image…');
     try {
-      const response = await predict(file, { explain, signal: controller.signal });
+      const response = await predict(file, { explain, signal: controller.signal, apiKey });
       const result = { ...response, filename: response.filename || file.name };
       // No prediction_id when the history database is down: a local id still keys it in this tab.
       const id = result.prediction_id || `local-${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
@@ -161,6 +198,12 @@ export function App() {
     } catch (err) {
       if (err instanceof ApiError && err.kind === 'aborted') return;
       setAnnouncement('');
+      if (err instanceof ApiError && err.status === 401) {
+        // The server's own text names the header; users need to know where to enter the key.
+        setError(apiKey ? API_KEY_REJECTED_MESSAGE : API_KEY_REQUIRED_MESSAGE);
+        keyInputRef.current?.focus();
+        return;
+      }
       setError(errorMessage(err));
       // The badge should reflect a service that just turned out to be down or still loading.
       if (err instanceof ApiError && (err.kind === 'network' || err.status === 503)) refreshHealth();
@@ -168,7 +211,7 @@ export function App() {
       if (abortRef.current === controller) abortRef.current = null;
       setBusy(false);
     }
-  }, [selection, busy, explain, refreshHealth, addAnalysis]);
+  }, [selection, busy, explain, apiKey, refreshHealth, addAnalysis]);
 
   const selectHistory = useCallback(
     (record: PredictionRecord) => {
@@ -206,7 +249,10 @@ export function App() {
           <h1 className="app__title">Deepfake image check</h1>
           <p className="app__subtitle">Face authenticity analysis for trust-and-safety and KYC review</p>
         </div>
-        <HealthBadge state={healthState} />
+        <div className="app__tools">
+          <ApiKeyControl apiKey={apiKey} onSave={saveKey} onForget={forgetKey} inputRef={keyInputRef} />
+          <HealthBadge state={healthState} />
+        </div>
       </header>
 
       <main className="app__main">

@@ -275,3 +275,57 @@ describe('errorMessage', () => {
     expect(errorMessage(new Error('x is undefined'))).toBe('Something went wrong. Try again.');
   });
 });
+
+describe('API key header', () => {
+  const authorization = (fetchMock: ReturnType<typeof mockFetch>, call = 0) =>
+    new Headers(fetchMock.mock.calls[call]![1]?.headers).get('authorization');
+
+  it('is sent with predictions and history pages only when a key is given', async () => {
+    const fetchMock = mockFetch(async (input) =>
+      String(input).startsWith('/predict') ? jsonResponse(makePrediction()) : jsonResponse({ predictions: [] }),
+    );
+    await predict(image(), { explain: true });
+    await predict(image(), { explain: true, apiKey: '' });
+    await predict(image(), { explain: true, apiKey: 'dfk_key1234' });
+    await listPredictions();
+    await listPredictions({ verdict: 'Real' }, { apiKey: 'dfk_key1234' });
+
+    expect([0, 1, 2, 3, 4].map((i) => authorization(fetchMock, i))).toEqual([
+      null,
+      null,
+      'Bearer dfk_key1234',
+      null,
+      'Bearer dfk_key1234',
+    ]);
+    // The key goes in the header only, never in the URL.
+    expect(fetchMock.mock.calls.map(([url]) => String(url)).join(' ')).not.toContain('dfk_key1234');
+    expect(new Headers(fetchMock.mock.calls[2]![1]?.headers).get('accept')).toBe('application/json');
+  });
+
+  it('is never sent to /health or /model-info, even if a caller passes a key', async () => {
+    const fetchMock = mockFetch(async () => jsonResponse({}));
+    const withKey = { apiKey: 'dfk_key1234' } as Parameters<typeof getHealth>[0];
+    await getHealth(withKey);
+    await getModelInfo(withKey);
+    expect(fetchMock.mock.calls.map(([url]) => url)).toEqual(['/health', '/model-info']);
+    expect([authorization(fetchMock, 0), authorization(fetchMock, 1)]).toEqual([null, null]);
+  });
+
+  it('maps 401 and 403 answers with their gRPC codes', async () => {
+    mockFetch(async () =>
+      jsonResponse(
+        { code: 16, message: "A valid API key is required: send the header 'authorization: Bearer <key>'." },
+        401,
+      ),
+    );
+    const unauthenticated = await caught(predict(image(), { explain: true }));
+    expect([unauthenticated.status, unauthenticated.code]).toEqual([401, 16]);
+
+    mockFetch(async () => jsonResponse({ code: 7, message: 'This API key may not use history; ask for one.' }, 403));
+    const denied = await caught(listPredictions({}, { apiKey: 'dfk_key1234' }));
+    expect([denied.status, denied.code]).toEqual([403, 7]);
+
+    mockFetch(async () => new Response('denied', { status: 401 }));
+    expect((await caught(listPredictions())).message).toBe(messageForStatus(401));
+  });
+});

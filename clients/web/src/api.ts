@@ -161,8 +161,9 @@ export function messageForStatus(status: number): string {
     case 400:
       return 'The image could not be processed. Check that it is a valid JPG or PNG file.';
     case 401:
+      return 'This server requires a valid API key.';
     case 403:
-      return 'You are not allowed to use the detection service. Sign in again or contact an administrator.';
+      return 'This API key may not do that. Ask for a key with the right permission.';
     case 404:
       return 'The detection service was not found at this address.';
     case 413:
@@ -315,8 +316,22 @@ interface RequestOptions {
   timeoutMs?: number;
 }
 
-/** fetch + JSON with the error mapping above; a timeout and the caller's signal both abort it. */
-async function requestJson(url: string, init: RequestInit, opts: RequestOptions = {}): Promise<unknown> {
+/** Options of the routes that need an API key when the server has keys configured. */
+export interface AuthOptions extends RequestOptions {
+  /** Sent as `authorization: Bearer <key>`; "" or absent sends no header (servers without keys). */
+  apiKey?: string;
+}
+
+/**
+ * fetch + JSON with the error mapping above; a timeout and the caller's signal both abort it. The key is a
+ * separate argument, not part of `opts`, so the open routes (/health, /model-info) cannot send it by accident.
+ */
+async function requestJson(
+  url: string,
+  init: RequestInit,
+  opts: RequestOptions = {},
+  apiKey = '',
+): Promise<unknown> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const controller = new AbortController();
   let timedOut = false;
@@ -333,7 +348,9 @@ async function requestJson(url: string, init: RequestInit, opts: RequestOptions 
     try {
       res = await fetch(url, {
         ...init,
-        headers: { Accept: 'application/json' },
+        headers: apiKey
+          ? { Accept: 'application/json', Authorization: `Bearer ${apiKey}` }
+          : { Accept: 'application/json' },
         signal: controller.signal,
       });
     } catch {
@@ -361,7 +378,7 @@ async function requestJson(url: string, init: RequestInit, opts: RequestOptions 
   }
 }
 
-export interface PredictOptions extends RequestOptions {
+export interface PredictOptions extends AuthOptions {
   /** Ask for the Grad-CAM heatmap (one extra backward pass per face). */
   explain: boolean;
 }
@@ -375,6 +392,7 @@ export async function predict(file: File, opts: PredictOptions): Promise<Predict
     `/predict?explain=${opts.explain ? 'true' : 'false'}`,
     { method: 'POST', body: form },
     opts,
+    opts.apiKey,
   );
   return normalizePredictResponse(raw);
 }
@@ -436,9 +454,10 @@ export function predictionsUrl(query: ListPredictionsQuery = {}): string {
 /** GET /v1/predictions: one page of the history, newest first. */
 export async function listPredictions(
   query: ListPredictionsQuery = {},
-  opts: RequestOptions = {},
+  opts: AuthOptions = {},
 ): Promise<ListPredictionsResponse> {
-  const raw = await requestJson(predictionsUrl(query), { method: 'GET' }, { timeoutMs: 10_000, ...opts });
+  const url = predictionsUrl(query);
+  const raw = await requestJson(url, { method: 'GET' }, { timeoutMs: 10_000, ...opts }, opts.apiKey);
   if (!isRecord(raw) || (raw.predictions !== undefined && !Array.isArray(raw.predictions))) {
     throw new ApiError(UNEXPECTED_HISTORY, { kind: 'invalid-response', status: 200 });
   }

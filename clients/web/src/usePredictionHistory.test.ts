@@ -72,13 +72,45 @@ describe('usePredictionHistory', () => {
         : jsonResponse({ code: 14, message: 'The prediction history is unavailable.' }, 503),
     );
     const { result } = renderHook(() => usePredictionHistory());
-    await waitFor(() => expect(result.current.failed).toBe(true));
+    await waitFor(() => expect(result.current.failure).toBe('unavailable'));
     expect(result.current.entries).toEqual([]);
 
     up = true;
     act(() => result.current.reload());
-    await waitFor(() => expect(result.current.failed).toBe(false));
+    await waitFor(() => expect(result.current.failure).toBeNull());
     expect(ids(result.current)).toEqual(['rec-1']);
+  });
+});
+
+describe('usePredictionHistory with API keys', () => {
+  it('sends the key, reloads when it changes and tells a missing key from a forbidden one', async () => {
+    const fetchMock = vi.fn(async (_input: RequestInfo | URL, init?: RequestInit) => {
+      const auth = new Headers(init?.headers).get('authorization');
+      if (!auth) return jsonResponse({ code: 16, message: 'A valid API key is required.' }, 401);
+      if (auth === 'Bearer predict-only') return jsonResponse({ code: 7, message: 'No history.' }, 403);
+      return jsonResponse({ predictions: [makeRecord()], next_page_token: '' });
+    });
+    vi.stubGlobal('fetch', fetchMock);
+    const { result, rerender } = renderHook(({ apiKey }) => usePredictionHistory(apiKey), {
+      initialProps: { apiKey: '' },
+    });
+    await waitFor(() => expect(result.current.failure).toBe('key-required'));
+
+    rerender({ apiKey: 'good' });
+    await waitFor(() => expect(result.current.failure).toBeNull());
+    expect(ids(result.current)).toEqual(['rec-1']);
+    expect(new Headers(fetchMock.mock.calls.at(-1)![1]?.headers).get('authorization')).toBe('Bearer good');
+
+    // A key that may not read the history: what the previous key saw is not left on screen.
+    rerender({ apiKey: 'predict-only' });
+    await waitFor(() => expect(result.current.failure).toBe('key-forbidden'));
+    expect(result.current.entries).toEqual([]);
+  });
+
+  it('reports a key the server does not accept', async () => {
+    serveHistory(() => jsonResponse({ code: 16, message: 'A valid API key is required.' }, 401));
+    const { result } = renderHook(() => usePredictionHistory('revoked'));
+    await waitFor(() => expect(result.current.failure).toBe('key-rejected'));
   });
 });
 

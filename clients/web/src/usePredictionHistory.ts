@@ -10,6 +10,18 @@ const PENDING_LIMIT = 20;
 
 export type VerdictFilter = '' | 'Real' | 'Deepfake';
 
+/**
+ * Why the last request failed: `unavailable` (503, network, rate limit…), `key-required` (401 without a
+ * key), `key-rejected` (401 with one), `key-forbidden` (403: the key lacks the "history" permission).
+ */
+export type HistoryFailure = 'unavailable' | 'key-required' | 'key-rejected' | 'key-forbidden';
+
+function failureOf(err: unknown, keySent: boolean): HistoryFailure {
+  if (err instanceof ApiError && err.status === 401) return keySent ? 'key-rejected' : 'key-required';
+  if (err instanceof ApiError && err.status === 403) return 'key-forbidden';
+  return 'unavailable';
+}
+
 export interface PredictionHistory {
   /** Newest first: this tab's not-yet-listed analyses, then the server's pages, no id twice. */
   entries: PredictionRecord[];
@@ -17,8 +29,8 @@ export interface PredictionHistory {
   setVerdict: (verdict: VerdictFilter) => void;
   hasMore: boolean;
   loading: boolean;
-  /** The last request failed (503, network, rate limit…); `entries` keeps what could be shown. */
-  failed: boolean;
+  /** The last request failed, and why (null when it did not); `entries` keeps what could be shown. */
+  failure: HistoryFailure | null;
   loadMore: () => void;
   reload: () => void;
   /** Shows a just-made analysis at the top and reloads the first page. */
@@ -56,12 +68,13 @@ export function recordFromAnalysis(
   };
 }
 
-export function usePredictionHistory(): PredictionHistory {
+/** `apiKey` is sent with every page; a new key reloads the list (what an old key saw is replaced). */
+export function usePredictionHistory(apiKey = ''): PredictionHistory {
   const [verdict, setVerdict] = useState<VerdictFilter>('');
   const [records, setRecords] = useState<PredictionRecord[]>([]);
   const [nextToken, setNextToken] = useState('');
   const [loading, setLoading] = useState(true);
-  const [failed, setFailed] = useState(false);
+  const [failure, setFailure] = useState<HistoryFailure | null>(null);
   const [pending, setPending] = useState<PredictionRecord[]>([]);
   const [round, setRound] = useState(0);
   const controllerRef = useRef<AbortController | null>(null);
@@ -73,7 +86,7 @@ export function usePredictionHistory(): PredictionHistory {
       const controller = new AbortController();
       controllerRef.current = controller;
       setLoading(true);
-      listPredictions({ verdict, pageSize: HISTORY_PAGE_SIZE, pageToken }, { signal: controller.signal })
+      listPredictions({ verdict, pageSize: HISTORY_PAGE_SIZE, pageToken }, { signal: controller.signal, apiKey })
         .then(
           (page) => {
             const ids = new Set(page.predictions.map((r) => r.id));
@@ -84,13 +97,13 @@ export function usePredictionHistory(): PredictionHistory {
               return [...prev, ...page.predictions.filter((r) => !shown.has(r.id))];
             });
             setNextToken(page.next_page_token);
-            setFailed(false);
+            setFailure(null);
             setPending((p) => (p.some((r) => ids.has(r.id)) ? p.filter((r) => !ids.has(r.id)) : p));
           },
           (err: unknown) => {
             if (err instanceof ApiError && err.kind === 'aborted') return;
-            setFailed(true);
-            // Otherwise a failed filter change would leave the previous filter's list on screen.
+            setFailure(failureOf(err, apiKey !== ''));
+            // Otherwise a failed filter change (or key change) would leave the previous list on screen.
             if (!pageToken) {
               setRecords([]);
               setNextToken('');
@@ -103,7 +116,7 @@ export function usePredictionHistory(): PredictionHistory {
           setLoading(false);
         });
     },
-    [verdict],
+    [verdict, apiKey],
   );
 
   useEffect(() => {
@@ -128,5 +141,5 @@ export function usePredictionHistory(): PredictionHistory {
     return merged.length ? [...merged, ...records] : records;
   }, [pending, records, verdict]);
 
-  return { entries, verdict, setVerdict, hasMore: nextToken !== '', loading, failed, loadMore, reload, addAnalysis };
+  return { entries, verdict, setVerdict, hasMore: nextToken !== '', loading, failure, loadMore, reload, addAnalysis };
 }

@@ -17,7 +17,7 @@ function fakeHistory(overrides: Partial<PredictionHistory> = {}): PredictionHist
     setVerdict: vi.fn(),
     hasMore: false,
     loading: false,
-    failed: false,
+    failure: null,
     loadMore: vi.fn(),
     reload: vi.fn(),
     addAnalysis: vi.fn(),
@@ -81,7 +81,7 @@ describe('HistoryList', () => {
 
   it('shows a quiet message in a live region when the history is unavailable', async () => {
     const user = userEvent.setup();
-    const history = fakeHistory({ failed: true, entries: [] });
+    const history = fakeHistory({ failure: 'unavailable', entries: [] });
     render(<HistoryList history={history} selectedId={null} onSelect={vi.fn()} />);
 
     const message = screen.getByTestId('history-error');
@@ -92,6 +92,19 @@ describe('HistoryList', () => {
 
     await user.click(screen.getByRole('button', { name: 'Try again' }));
     expect(history.reload).toHaveBeenCalledTimes(1);
+  });
+
+  it.each([
+    ['key-required', 'This server requires an API key. Enter one above.'],
+    ['key-rejected', 'The server did not accept this API key. Enter a valid one above.'],
+    ['key-forbidden', 'Your API key may not read the history.'],
+  ] as const)('explains a %s failure quietly, without "Try again"', (failure, text) => {
+    render(<HistoryList history={fakeHistory({ failure, entries: [] })} selectedId={null} onSelect={vi.fn()} />);
+    const message = screen.getByTestId('history-error');
+    expect(message.textContent).toBe(text);
+    expect(message.closest('[aria-live="polite"]')).toBeTruthy();
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Try again' })).toBeNull();
   });
 
   it('says when the history is loading or empty', () => {

@@ -1,7 +1,8 @@
 import { useEffect, useId, useRef } from 'react';
 import type { PredictionRecord } from '../api';
+import { API_KEY_REJECTED_MESSAGE, API_KEY_REQUIRED_MESSAGE } from '../apiKey';
 import { formatPercent, formatWhen, verdictTone } from '../format';
-import type { PredictionHistory, VerdictFilter } from '../usePredictionHistory';
+import type { HistoryFailure, PredictionHistory, VerdictFilter } from '../usePredictionHistory';
 
 interface HistoryListProps {
   history: PredictionHistory;
@@ -15,9 +16,17 @@ const FILTERS: { value: VerdictFilter; label: string }[] = [
   { value: 'Deepfake', label: 'Deepfake' },
 ];
 
+// Quiet texts: the history is secondary, analysing keeps working whatever happened to it.
+const FAILURE_TEXT: Record<HistoryFailure, string> = {
+  unavailable: 'History unavailable right now.',
+  'key-required': API_KEY_REQUIRED_MESSAGE,
+  'key-rejected': API_KEY_REJECTED_MESSAGE,
+  'key-forbidden': 'Your API key may not read the history.',
+};
+
 /** The server's prediction history, newest first; each row opens its details. */
 export function HistoryList({ history, selectedId, onSelect }: HistoryListProps) {
-  const { entries, verdict, setVerdict, hasMore, loading, failed, loadMore, reload } = history;
+  const { entries, verdict, setVerdict, hasMore, loading, failure, loadMore, reload } = history;
   const filterId = useId();
   const listRef = useRef<HTMLOListElement>(null);
   const focusFrom = useRef<number | null>(null);
@@ -58,17 +67,23 @@ export function HistoryList({ history, selectedId, onSelect }: HistoryListProps)
       {/* Always rendered, so screen readers announce the message when it appears. (No role="status":
           the page has one announcer for results.) */}
       <div className="history__status" aria-live="polite">
-        {failed && (
+        {failure && (
           <p className="muted small" data-testid="history-error">
-            History unavailable right now.{' '}
-            <button type="button" className="link-button" onClick={reload}>
-              Try again
-            </button>
+            {FAILURE_TEXT[failure]}
+            {/* Retrying only helps an outage; a key problem is solved by saving a key, which reloads. */}
+            {failure === 'unavailable' && (
+              <>
+                {' '}
+                <button type="button" className="link-button" onClick={reload}>
+                  Try again
+                </button>
+              </>
+            )}
           </p>
         )}
       </div>
 
-      {entries.length === 0 && !failed && <p className="muted small">{empty}</p>}
+      {entries.length === 0 && !failure && <p className="muted small">{empty}</p>}
       {entries.length > 0 && (
         <ol className="history__list" ref={listRef}>
           {entries.map((r) => {

@@ -12,4 +12,7 @@ if (!('createObjectURL' in URL)) {
 
 afterEach(() => {
   cleanup();
+  // The saved API key lives in sessionStorage, which jsdom keeps for the whole test file.
+  sessionStorage.clear();
+  localStorage.clear();
 });

@@ -105,3 +105,28 @@ def test_api_docs_render_under_their_content_security_policy(browser: Browser, g
     expect(page.get_by_text("/v1/predictions").first).to_be_visible()
     assert problems == [], problems
     context.close()
+
+
+def test_a_server_with_api_keys_asks_for_one_and_accepts_it(browser: Browser, photos_dir: Path,
+                                                            tmp_path: Path) -> None:
+    from tests.integration.gateway import settings_for
+    from tests.integration.test_security import KEYS, PREDICT_KEY, start
+
+    server = start(tmp_path / "server", KEYS)
+    try:
+        with Envoy(settings_for(server.port), tmp_path) as envoy:
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(envoy.url + "/")
+            analyze(page, photos_dir / "paul_rudd.jpg")
+            expect(page.get_by_test_id("error-message")).to_contain_text("requires an API key", timeout=30_000)
+            expect(page.get_by_test_id("api-key-input")).to_be_focused()
+            page.get_by_test_id("api-key-input").fill(PREDICT_KEY)
+            page.get_by_test_id("api-key-save").click()
+            expect(page.get_by_test_id("api-key-status")).to_contain_text(PREDICT_KEY[-4:])
+            page.get_by_test_id("analyze-button").click()
+            expect(page.get_by_test_id("verdict")).to_have_text(re.compile("Real|Deepfake"), timeout=60_000)
+            assert PREDICT_KEY not in page.url
+            context.close()
+    finally:
+        server.stop(1.0)

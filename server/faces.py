@@ -14,6 +14,10 @@ from PIL import Image
 
 from server.model.preprocess import RESAMPLE
 
+# MTCNN's smallest face, in pixels of the image it sees. Its image pyramid starts at this size: an image
+# whose shorter side is below it has no pyramid level at all (and facenet-pytorch then fails on an empty list).
+MTCNN_MIN_FACE_PX = 20
+
 
 @dataclass(frozen=True)
 class DetectedFace:
@@ -37,7 +41,7 @@ class FaceDetector:
         self.min_face_px = min_face_px
         self.max_side = max_side
         # min_face_size is in pixels of the image MTCNN sees (after our downscale).
-        self._mtcnn = MTCNN(keep_all=True, device=device, min_face_size=20, post_process=False).eval()
+        self._mtcnn = MTCNN(keep_all=True, device=device, min_face_size=MTCNN_MIN_FACE_PX, post_process=False).eval()
 
     def downscale(self, image: Image.Image) -> tuple[Image.Image, float]:
         """The image MTCNN should see (longest side at most ``max_side``) and its scale factor."""
@@ -49,6 +53,8 @@ class FaceDetector:
 
     def detect(self, small: Image.Image, scale: float, max_faces: int) -> list[DetectedFace]:
         """Faces in a ``downscale``d image, with boxes in pixels of the full image."""
+        if min(small.size) < MTCNN_MIN_FACE_PX:
+            return []  # too small to hold a detectable face
         with torch.inference_mode():
             boxes, probs = self._mtcnn.detect(small)
         if boxes is None:

@@ -66,8 +66,10 @@ def parse_upload(body: bytes, content_type: str, filename: str = "") -> Upload:
 
 def sanitize_filename(name: str) -> str:
     """A client-supplied file name made safe to echo back and log. Never use it as a path."""
-    name = unicodedata.normalize("NFC", name)
+    # Drop control/format characters before composing: a dropped character between a letter and its
+    # combining mark would otherwise leave a non-NFC name that changes when sanitized again.
     name = "".join(ch for ch in name if unicodedata.category(ch) not in _DROPPED_CATEGORIES)
+    name = unicodedata.normalize("NFC", name)
     name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
     if len(name) > MAX_FILENAME_CHARS:
         name = _truncate_keeping_extension(name)
@@ -207,7 +209,9 @@ def _extended_filename(header: str) -> str | None:
     raw = unquote_to_bytes(encoded)
     try:
         return raw.decode(charset or "utf-8", "replace")
-    except LookupError:  # an unknown charset name
+    # LookupError: an unknown charset; ValueError (UnicodeError included): a codec that is not a text
+    # encoding or ignores errors="replace" ("idna", "undefined", a name with a NUL). UTF-8 is what browsers send.
+    except (LookupError, ValueError):
         return raw.decode("utf-8", "replace")
 
 

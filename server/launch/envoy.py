@@ -340,8 +340,15 @@ def render(settings: GatewaySettings) -> dict[str, Any]:
         }],
         # A server that is down or still loading gets no traffic: 503, not a request into the void.
         "common_lb_config": {"healthy_panic_threshold": {"value": 0.0}},
-        "outlier_detection": {"consecutive_5xx": 5, "consecutive_gateway_failure": 2, "interval": "2s",
-                              "base_ejection_time": "10s", "max_ejection_percent": 100},
+        # Eject a replica only for failures Envoy itself sees (connect failure, reset, timeout): that is a
+        # crashed or hung process. An answer the server sends, INTERNAL (HTTP 500) included, is an answer to
+        # that request and must not take the replica out; draining and loading show in the health checks.
+        "outlier_detection": {"split_external_local_origin_errors": True,
+                              "consecutive_local_origin_failure": 2,
+                              "enforcing_consecutive_local_origin_failure": 100,
+                              "enforcing_consecutive_5xx": 0, "enforcing_consecutive_gateway_failure": 0,
+                              "enforcing_success_rate": 0, "enforcing_local_origin_success_rate": 0,
+                              "interval": "2s", "base_ejection_time": "10s", "max_ejection_percent": 100},
         "circuit_breakers": {"thresholds": [{"max_connections": 1024, "max_pending_requests": 1024,
                                              "max_requests": 1024, "max_retries": 16}]},
     }

@@ -19,8 +19,9 @@ import pytest
 import requests
 from deepfake.v1 import detector_pb2 as pb
 from deepfake.v1 import detector_pb2_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from server.app import RunningServer
+from server.app import SERVICE_NAME, RunningServer
 from tests.conftest import REPO
 from tests.integration.gateway import Envoy, free_port, settings_for
 from tests.integration.test_launcher import children
@@ -166,3 +167,35 @@ def test_sigterm_loses_no_prediction_record(tmp_path: Path, dfdc_dir: Path) -> N
     with sqlite3.connect(db) as conn:
         stored = {row[0] for row in conn.execute("SELECT id FROM predictions")}
     assert set(answered) <= stored, "every answered prediction was recorded before the process exited"
+
+
+class _AlwaysInternal(detector_pb2_grpc.DeepfakeDetectorServicer):
+    """A server that is up (health SERVING) but answers every prediction with INTERNAL."""
+
+    def Predict(self, request: pb.PredictRequest, context: grpc.ServicerContext) -> pb.PredictResponse:  # noqa: N802
+        context.abort(grpc.StatusCode.INTERNAL, "Internal error.")
+
+
+def test_application_errors_do_not_eject_the_server(tmp_path: Path) -> None:
+    """Envoy's outlier detection ejects a replica for connection failures only: answers the server sends, INTERNAL
+    (HTTP 500) included, must not take it out (found by the hostile-input corpus: five 500s in a row ejected the
+    only server, and every request got 503 for 10 s)."""
+    server = grpc.server(ThreadPoolExecutor(max_workers=4))
+    detector_pb2_grpc.add_DeepfakeDetectorServicer_to_server(_AlwaysInternal(), server)
+    health_servicer = health.HealthServicer()
+    health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with Envoy(settings_for(port), tmp_path) as envoy:
+            codes = [requests.post(f"{envoy.url}/v1/predict", json={"image": "AAAA"}, timeout=10).status_code
+                     for _ in range(12)]
+            time.sleep(2.5)  # one outlier detection interval
+            codes += [requests.post(f"{envoy.url}/v1/predict", json={"image": "AAAA"}, timeout=10).status_code
+                      for _ in range(3)]
+            ejections = envoy.admin("/stats?filter=outlier_detection.ejections_active")
+    finally:
+        server.stop(0)
+    assert codes == [500] * 15, codes  # 503 would mean the server was ejected
+    assert "ejections_active: 0" in ejections, ejections

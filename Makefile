@@ -69,7 +69,7 @@ test-python: $(STAMP) ui system-deps
 
 lint: $(STAMP)  ## ruff and mypy
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy server training export clients/python/src/deepfake_client
+	$(VENV)/bin/mypy server training export bench clients/python/src/deepfake_client
 
 bench: $(STAMP)  ## benchmark report (throughput, latency, memory; naive baseline): make bench ARGS="--write docs/benchmarks.md"
 	$(PY) -m bench $(ARGS)

@@ -16,100 +16,22 @@ import argparse
 import io
 import os
 import platform
-import random
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
 import onnxruntime
 import torch
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
 from bench.engines import BATCH_SIZES, choose_default, format_reports, run_engines
 from bench.loadgen import LoadResult, Payload, run_load
+from bench.process import DATA, ServerProcess, face_crops, photos
 from server.allocator import tune_malloc
-from server.config import REPO_ROOT, Config
+from server.config import Config
 from server.faces import FaceDetector
 from server.imaging.decode import ImageLimits, decode_image
-
-DATA = REPO_ROOT.parent / "shared" / "data"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Process:
-    """A server started as its own process."""
-
-    argv: list[str]
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Process:
-        self.proc = subprocess.Popen([*self.argv, "--port", str(self.port)], cwd=REPO_ROOT,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self._wait_ready()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.proc is not None
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def _wait_ready(self, timeout: float = 180.0) -> None:
-        deadline = time.monotonic() + timeout
-        with grpc.insecure_channel(self.target) as channel:
-            while time.monotonic() < deadline:
-                try:
-                    grpc.channel_ready_future(channel).result(timeout=1)
-                    status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
-                    if status.status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                except grpc.RpcError as exc:
-                    if exc.code() == grpc.StatusCode.UNIMPLEMENTED:  # the naive server has no health service
-                        return
-                except grpc.FutureTimeoutError:
-                    pass
-                time.sleep(0.2)
-        raise TimeoutError(f"{self.argv} did not become ready")
-
-    def memory_mb(self) -> tuple[float, float]:
-        """Resident set size now and at its peak (VmHWM), in MB."""
-        assert self.proc is not None
-        values = {}
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0]) / 1024
-        return values["VmRSS"], values["VmHWM"]
-
-
-def face_crops(count: int) -> list[bytes]:
-    paths = sorted((DATA / "dfdc-faces" / "real").glob("*.jpg"))[:count // 2]
-    paths += sorted((DATA / "dfdc-faces" / "fake").glob("*.jpg"))[:count - len(paths)]
-    random.Random(0).shuffle(paths)
-    return [p.read_bytes() for p in paths]
-
-
-def photos() -> list[bytes]:
-    return [p.read_bytes() for p in sorted((DATA / "photos").glob("*.jpg"))]
 
 
 def phone_sized_photo() -> bytes:
@@ -190,9 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     say()
 
     results: dict[str, LoadResult] = {}
-    with Process([sys.executable, "-m", "server", "--metrics-port", "0", "--database-url",
-                  f"sqlite:///{REPO_ROOT / 'build' / 'bench' / 'predictions.db'}"]) as server:
-        rss_idle, _ = server.memory_mb()
+    with ServerProcess() as server:
+        rss_idle, _ = server.rss_mb()
         say(f"## 3. The server ({engine}), face crops (is_face_crop: no face detection)")
         for c in (1, 4, 8, 16):
             results[f"crops_c{c}"] = r = run_load(server.target, crops, c, seconds)
@@ -206,10 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("crops  " + r.row())
         results["photos_explain_c1"] = r = run_load(server.target, full, 1, seconds, explain=True)
         say("photos " + r.row())
-        rss_now, rss_peak = server.memory_mb()
+        rss_now, rss_peak = server.rss_mb()
         say(f"server memory: {rss_idle:.0f} MB after start, {rss_now:.0f} MB now, peak {rss_peak:.0f} MB")
     say()
-    with Process([sys.executable, "-m", "bench.naive_server"]) as naive:
+    with ServerProcess("bench.naive_server") as naive:
         say("## 4. Naive server (the original app's design: eager, one request at a time), face crops")
         for c in (1, 8, 16):
             results[f"naive_c{c}"] = r = run_load(naive.target, crops, c, seconds)

@@ -15,7 +15,7 @@ def test_ruff_is_clean() -> None:
 
 def test_mypy_is_clean() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "server", "training", "export", "clients/python/src/deepfake_client"],
+        [sys.executable, "-m", "mypy", "server", "training", "export", "bench", "clients/python/src/deepfake_client"],
         cwd=REPO, capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -154,7 +154,7 @@ class DetectionService:
         else:
             logits = self.worker.submit(batch, ctx.abandoned).result()
             inferred_at = time.perf_counter()
-        probabilities = [self.spec.calibration.probability(float(z)) for z in logits]
+        probabilities = [self.spec.calibration.probability(z) for z in logits.tolist()]
         finished = time.perf_counter()
 
         prediction = self._verdict(

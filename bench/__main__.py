@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import platform
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import onnxruntime
 import torch
 from PIL import Image
 
 from bench.engines import BATCH_SIZES, choose_default, format_reports, run_engines
 from bench.loadgen import LoadResult, Payload, run_load
-from bench.process import DATA, ServerProcess, face_crops, photos
+from bench.process import DATA, Report, ServerProcess, face_crops, machine, photos
 from server.allocator import tune_malloc
 from server.config import Config
 from server.faces import FaceDetector
@@ -83,16 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = args.seconds
     crops = [Payload(c, True) for c in face_crops(64)]
     full = [Payload(p, False) for p in photos()]
-    lines: list[str] = []
+    say = Report()
 
-    def say(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
-
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.machine())
-    say(f"machine: {cpu}, {os.cpu_count()} CPUs; Python {platform.python_version()}, torch {torch.__version__}, "
-        f"onnxruntime {onnxruntime.__version__}; {time.strftime('%Y-%m-%d')}")
+    say(f"machine: {machine()}")
     say(f"data: {len(crops)} DFDC face crops (224x224 JPEG), {len(full)} full-size photos; {seconds:.0f} s per "
         "load run; the load generator (grpc.aio) runs on the same cores as the server")
     say()
@@ -167,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.write:
         args.write.write_text(
             "# Benchmarks\n\nMeasured by `make bench` (`python -m bench --write docs/benchmarks.md`); the GPU "
-            "figures come from `python -m bench.gpu` (see the end).\n\n```\n" + "\n".join(lines) + "\n```\n"
+            "figures come from `python -m bench.gpu` (see the end).\n\n```\n" + say.text + "```\n"
             + GPU_SECTION)
     return 0
 

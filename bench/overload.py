@@ -30,7 +30,7 @@ from pathlib import Path
 from deepfake.v1 import detector_pb2 as pb
 from deepfake.v1 import detector_pb2_grpc as pb_grpc
 
-from bench.process import ServerProcess, face_crops, machine
+from bench.process import Report, ServerProcess, face_crops, machine
 from bench.soak import (
     Outcome,
     RssSampler,
@@ -122,11 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--write", type=Path, help="also write the report as markdown to this file")
     args = parser.parse_args(argv)
     started_at = machine()
-    lines: list[str] = []
-
-    def say(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
+    say = Report()
 
     with ServerProcess() as server:
         sampler = RssSampler(server, args.rss_interval)
@@ -224,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, passed, detail in checks:
         say(f"- [{'PASS' if passed else 'FAIL'}] {name}: {detail}")
     if args.write:
-        args.write.write_text("\n".join(lines) + "\n")
+        args.write.write_text(say.text)
     return 0 if all(passed for _, passed, _ in checks) else 1
 
 

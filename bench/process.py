@@ -140,3 +140,18 @@ def machine() -> str:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"{cpu}, {os.cpu_count()} CPUs; Python {platform.python_version()}, {versions}; load average "
             f"{load} at the start; {time.strftime('%Y-%m-%d %H:%M')}")
+
+
+class Report:
+    """Report lines: printed as they come, kept to be written to a file at the end."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, text: str = "") -> None:
+        print(text, flush=True)
+        self.lines.append(text)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"

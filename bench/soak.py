@@ -34,7 +34,7 @@ import numpy as np
 from deepfake.v1 import detector_pb2 as pb
 from deepfake.v1 import detector_pb2_grpc as pb_grpc
 
-from bench.process import ServerProcess, face_crops, machine, photos
+from bench.process import Report, ServerProcess, face_crops, machine, photos
 from server.app import MESSAGE_LIMIT
 
 CHANNEL_OPTIONS = [("grpc.max_send_message_length", MESSAGE_LIMIT),
@@ -210,11 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--write", type=Path, help="also write the report as markdown to this file")
     args = parser.parse_args(argv)
     started_at = machine()
-    lines: list[str] = []
-
-    def say(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
+    say = Report()
 
     with ServerProcess() as server:
         sampler = RssSampler(server, args.rss_interval)
@@ -284,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(line)
     say("```")
     if args.write:
-        args.write.write_text("\n".join(lines) + "\n")
+        args.write.write_text(say.text)
     return 0 if all(passed for _, passed, _ in checks) else 1
 
 

@@ -26,7 +26,9 @@ Region = tuple[float, float, float, float]
 
 class GradCam:
     def __init__(self, model: nn.Module, target_layer: str) -> None:
-        self.model = model.eval()
+        # channels_last: oneDNN's convolutions skip their layout conversions (43 -> 35 ms per explained crop
+        # on the 2-core CPU, logits equal to 2e-6).
+        self.model = model.eval().to(memory_format=torch.channels_last)
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.layer = dict(self.model.named_modules())[target_layer]
@@ -49,7 +51,7 @@ class GradCam:
         with self._lock, torch.enable_grad():
             handle = self.layer.register_forward_hook(hook)
             try:
-                logits = self.model(batch.to(device)).reshape(-1)
+                logits = self.model(batch.to(device).contiguous(memory_format=torch.channels_last)).reshape(-1)
             finally:
                 handle.remove()
             activation = captured[0]

@@ -87,7 +87,7 @@ train: $(STAMP)  ## train a model: make train MODEL=efficientnet_lite0 EPOCHS=15
 evaluate: $(STAMP)  ## evaluate weights: make evaluate WEIGHTS=weights/default DATA=dir [ARGS="--split val"]
 	$(PY) -m training evaluate --data-dir $(DATA) --weights $(WEIGHTS) $(ARGS)
 
-export: $(STAMP)  ## export weights to TorchScript: make export WEIGHTS=dir [ARGS="--format tensorrt"]
+export: $(STAMP)  ## export checked against eager: make export WEIGHTS=dir [ARGS="--format onnxruntime|aoti|tensorrt"]
 	$(PY) -m export --weights $(WEIGHTS) --check-data $(DATA) $(ARGS)
 
 clean:  ## remove the virtualenv and caches

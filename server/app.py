@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import sys
@@ -50,7 +51,8 @@ class RunningServer:
         flush the prediction log."""
         self.service.begin_shutdown()
         self.health.enter_graceful_shutdown()
-        self.server.stop(grace).wait()
+        # Bounded: after the grace period gRPC aborts what is left, and shutdown must go on to the log flush.
+        self.server.stop(grace).wait(grace + 5.0)
         self.service.close()
         if self.service.prediction_log is not None:
             self.service.prediction_log.close()
@@ -135,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: every thread's stack to stderr
     try:
         service.load()
     except (DeepfakeError, FileNotFoundError, ValueError) as exc:  # configuration problems: say what, no traceback

@@ -65,6 +65,7 @@ class Batcher:
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=max_queue)
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._put_lock = threading.Lock()
 
     def start(self) -> Engine:
         """Start the worker, which loads and warms the engine first; returns it once ready (or raises)."""
@@ -75,13 +76,23 @@ class Batcher:
         return self.engine
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Finish the queued work, then end the worker thread."""
-        if self._stopped.is_set():
+        """Finish the queued work, then end the worker thread. Work it could not finish in ``timeout`` fails
+        with ModelNotReady, so no request thread waits forever (and keeps the process from exiting)."""
+        with self._put_lock:  # no job can be queued behind the stop marker
+            if self._stopped.is_set():
+                return
+            self._stopped.set()
+        if self._thread is None:
             return
-        self._stopped.set()
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout)
+        self._queue.put(None)
+        self._thread.join(timeout)
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if job is not None and job.future.set_running_or_notify_cancel():
+                job.future.set_exception(ModelNotReady("The service is shutting down."))
 
     def depth(self) -> int:
         return self._queue.qsize()
@@ -95,12 +106,13 @@ class Batcher:
         return self._put(_Job(fn=fn, abandoned=abandoned))
 
     def _put(self, job: _Job) -> Future[Any]:
-        if self._stopped.is_set():
-            raise ModelNotReady("The service is shutting down.")
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full:
-            raise Overloaded("The service is busy; please retry in a moment.") from None
+        with self._put_lock:
+            if self._stopped.is_set():
+                raise ModelNotReady("The service is shutting down.")
+            try:
+                self._queue.put_nowait(job)
+            except queue.Full:
+                raise Overloaded("The service is busy; please retry in a moment.") from None
         return job.future
 
     def _run(self, loaded: Future[Engine]) -> None:
@@ -116,11 +128,18 @@ class Batcher:
             carry = None
             if first is None:
                 return
-            if first.fn is not None:
-                self._call(first)
-                continue
-            jobs, carry = self._gather(first)
-            self._classify(engine, jobs)
+            jobs = [first]
+            try:
+                if first.fn is not None:
+                    self._call(first)
+                    continue
+                jobs, carry = self._gather(first)
+                self._classify(engine, jobs)
+            except Exception as exc:  # a bug here must fail these requests, never end the thread (all would hang)
+                log.exception("the inference worker failed on %d jobs", len(jobs))
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
 
     def _gather(self, first: _Job) -> tuple[list[_Job], _Job | None]:
         """Queued classification jobs that fit into one batch with ``first``; the job that did not fit."""

@@ -140,9 +140,11 @@ def test_killing_a_replica_under_load_fails_no_request(dfdc_dir: Path, tmp_path:
 def test_sigterm_loses_no_prediction_record(tmp_path: Path, dfdc_dir: Path) -> None:
     port = free_port()
     db = tmp_path / "p.db"
-    proc = subprocess.Popen([sys.executable, "-m", "server", "--port", str(port), "--metrics-port", "0",
-                             "--database-url", f"sqlite:///{db}", "--spool-dir", str(tmp_path / "spool")],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server_log = tmp_path / "server.log"
+    with open(server_log, "wb") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "server", "--port", str(port), "--metrics-port", "0",
+                                 "--database-url", f"sqlite:///{db}", "--spool-dir", str(tmp_path / "spool")],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=log_file)
     crops = [p.read_bytes() for p in sorted((dfdc_dir / "fake").iterdir())[:40]]
     answered: list[str] = []
     try:
@@ -159,7 +161,12 @@ def test_sigterm_loses_no_prediction_record(tmp_path: Path, dfdc_dir: Path) -> N
 
             with ThreadPoolExecutor(6) as pool:  # below max_in_flight: none is refused for capacity
                 list(pool.map(send, crops))
-        assert proc.wait(60) == 0
+        try:
+            assert proc.wait(60) == 0
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # the server dumps every thread's stack: what it is stuck on
+            time.sleep(2)
+            pytest.fail("the server did not exit within 60 s of SIGTERM:\n" + server_log.read_text()[-6000:])
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -157,3 +157,38 @@ def test_engine_load_errors_reach_start() -> None:
 
     with pytest.raises(ValueError, match="no weights"):
         Batcher(broken).start()
+
+
+def test_work_left_at_stop_fails_instead_of_waiting_forever() -> None:
+    """A request thread must never wait forever on a job the worker will not run: it would also keep the process
+    from exiting after SIGTERM."""
+    batcher = Batcher(lambda: SlowEngine(delay=0.0))
+    batcher.start()
+    release = threading.Event()
+    busy = batcher.call(release.wait)  # the worker is stuck in this call...
+    queued = batcher.submit(torch.ones(1, 3))  # ...so this job is still queued when stop gives up waiting
+    batcher.stop(timeout=0.2)
+    with pytest.raises(ModelNotReady):
+        queued.result(timeout=5)
+    with pytest.raises(ModelNotReady):
+        batcher.submit(torch.ones(1, 3))
+    release.set()
+    assert busy.result(timeout=5) is True
+
+
+def test_a_failing_batch_hook_fails_its_requests_but_not_the_worker() -> None:
+    calls = []
+
+    def on_batch(size: int, seconds: float) -> None:
+        calls.append(size)
+        if len(calls) == 1:
+            raise RuntimeError("metrics exploded")
+
+    batcher = Batcher(lambda: SlowEngine(delay=0.0), on_batch=on_batch)
+    batcher.start()
+    try:
+        with pytest.raises(RuntimeError, match="metrics exploded"):
+            batcher.submit(torch.ones(1, 3)).result(timeout=5)
+        assert batcher.submit(torch.full((1, 3), 2.0)).result(timeout=5).tolist() == [2.0]
+    finally:
+        batcher.stop()

@@ -30,7 +30,7 @@ from pathlib import Path
 from deepfake.v1 import detector_pb2 as pb
 from deepfake.v1 import detector_pb2_grpc as pb_grpc
 
-from bench.process import Report, ServerProcess, face_crops, machine
+from bench.process import Report, ServerProcess, face_crops, quiet_machine
 from bench.soak import (
     Outcome,
     RssSampler,
@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rss-interval", type=float, default=2.0, help="seconds between RSS samples")
     parser.add_argument("--write", type=Path, help="also write the report as markdown to this file")
     args = parser.parse_args(argv)
-    started_at = machine()
+    started_at = quiet_machine()
     say = Report()
 
     with ServerProcess() as server:

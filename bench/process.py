@@ -131,6 +131,28 @@ def photos() -> list[bytes]:
     return [p.read_bytes() for p in sorted((DATA / "photos").glob("*.jpg"))]
 
 
+def busy_fraction(seconds: float = 2.0) -> float:
+    """Share of all CPU time that something was using over ``seconds`` (0 on an idle machine)."""
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def wait_until_quiet(limit: float = 0.1, timeout: float = 120.0) -> float:
+    """Wait (up to ``timeout``) until other work uses under ``limit`` of the CPUs; return the last reading.
+    Numbers measured beside another job on a 2-core machine are not worth printing without saying so."""
+    deadline = time.monotonic() + timeout
+    busy = busy_fraction()
+    while busy >= limit and time.monotonic() < deadline:
+        busy = busy_fraction()
+    return busy
+
+
 def machine() -> str:
     """CPU, library versions, load and time: the line every report starts with."""
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -140,6 +162,14 @@ def machine() -> str:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"{cpu}, {os.cpu_count()} CPUs; Python {platform.python_version()}, {versions}; load average "
             f"{load} at the start; {time.strftime('%Y-%m-%d %H:%M')}")
+
+
+def quiet_machine() -> str:
+    """Wait until the machine is quiet, then describe it; a warning is part of the line when it never was."""
+    busy = wait_until_quiet()
+    warning = f"; WARNING: other work used {busy:.0%} of the CPUs at the start, so the numbers are low" \
+        if busy >= 0.1 else ""
+    return machine() + warning
 
 
 class Report:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from server.engine.aoti import AotInductorEngine
+from server.engine.aoti import AotInductorBf16Engine, AotInductorEngine
 from server.engine.base import Engine
 from server.engine.eager import EagerEngine
 from server.engine.onnxruntime import OnnxRuntimeEngine
@@ -16,7 +16,8 @@ from server.errors import EngineUnavailable
 from server.model.spec import ModelSpec
 
 ENGINES: dict[str, type[Engine]] = {
-    e.name: e for e in (OnnxRuntimeEngine, TorchScriptEngine, AotInductorEngine, EagerEngine, TensorRTEngine)
+    e.name: e for e in (OnnxRuntimeEngine, TorchScriptEngine, AotInductorEngine, AotInductorBf16Engine, EagerEngine,
+                        TensorRTEngine)
 }
 
 __all__ = ["ENGINES", "EagerEngine", "Engine", "load_engine", "resolve_device"]

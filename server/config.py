@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 ENV_PREFIX = "DEEPFAKE_"
-ENGINE_NAMES = ("onnxruntime", "torchscript", "aoti", "eager", "tensorrt")  # server.engine.ENGINES
+ENGINE_NAMES = ("onnxruntime", "torchscript", "aoti", "aoti-bf16", "eager", "tensorrt")  # server.engine.ENGINES
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = REPO_ROOT / "weights" / "default"
 DEFAULT_UI_DIR = REPO_ROOT / "clients" / "web" / "dist"
@@ -38,7 +38,8 @@ class Config:
     grace_s: float = _setting(10.0, "on SIGTERM, seconds in-flight requests get to finish")
     # Model
     weights: Path = _setting(DEFAULT_WEIGHTS, "folder with model.pt, its exports and model_spec.json")
-    engine: str = _setting("onnxruntime", "inference engine: onnxruntime, torchscript, aoti, eager or tensorrt")
+    engine: str = _setting("onnxruntime",
+                           "inference engine: onnxruntime, torchscript, aoti, aoti-bf16, eager or tensorrt")
     device: str = _setting("cpu", "cpu, cuda, cuda:N or auto")
     threads: int = _setting(0, "torch intra-op threads (0: the number of CPU cores)")
     # Dynamic batching (classification requests are grouped on the inference thread)

@@ -35,3 +35,10 @@ def test_help_names_the_environment_variables(capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit):
         load_config(["--help"], environ={})
     assert "DEEPFAKE_MAX_IMAGE_MB" in capsys.readouterr().out
+
+
+def test_every_engine_the_server_has_can_be_configured() -> None:
+    from server.config import ENGINE_NAMES
+    from server.engine import ENGINES
+
+    assert set(ENGINE_NAMES) == set(ENGINES)

@@ -51,6 +51,7 @@ class EngineReport:
     reason: str = ""
     batch_ms: dict[int, float] = field(default_factory=dict)
     images_per_s: dict[int, float] = field(default_factory=dict)
+    cpu_ms_per_image: dict[int, float] = field(default_factory=dict)  # CPU time of all the engine's threads
     auc: float = float("nan")
     accuracy: float = float("nan")
 
@@ -85,13 +86,14 @@ def measure(name: str, weights: Path, spec: ModelSpec, images: Sequence[Image.Im
         for size in BATCH_SIZES:
             batch = images_to_batch(images[:size], spec)
             engine.run(batch)
-            runs, started = 0, time.perf_counter()
+            runs, started, cpu_started = 0, time.perf_counter(), time.process_time()
             while time.perf_counter() - started < seconds:
                 engine.run(batch)
                 runs += 1
             elapsed = time.perf_counter() - started
             report.batch_ms[size] = elapsed / runs * 1000
             report.images_per_s[size] = runs * size / elapsed
+            report.cpu_ms_per_image[size] = (time.process_time() - cpu_started) / (runs * size) * 1000
         logits = np.concatenate([engine.run(images_to_batch(images[i:i + 16], spec)).numpy()
                                  for i in range(0, len(images), 16)])
         m = classification_metrics(labels, probabilities(logits, spec.calibration), spec.threshold)
@@ -142,7 +144,8 @@ def run_engines(seconds: float, auc_images: int, names: Sequence[str] = CPU_ENGI
         reports.append(EngineReport(
             name=data["name"], available=data["available"], reason=data["reason"],
             batch_ms={int(k): v for k, v in data["batch_ms"].items()},
-            images_per_s={int(k): v for k, v in data["images_per_s"].items()}, auc=data["auc"],
+            images_per_s={int(k): v for k, v in data["images_per_s"].items()},
+            cpu_ms_per_image={int(k): v for k, v in data["cpu_ms_per_image"].items()}, auc=data["auc"],
             accuracy=data["accuracy"]))
     return reports
 
@@ -162,14 +165,15 @@ def fastest_eligible(reports: Sequence[EngineReport]) -> EngineReport:
 
 
 def format_reports(reports: Sequence[EngineReport]) -> list[str]:
-    header = "engine        " + "".join(f"  b={b:<2} img/s" for b in BATCH_SIZES) + "   b=1 ms   val AUC  (n)"
+    header = ("engine        " + "".join(f"  b={b:<2} img/s" for b in BATCH_SIZES)
+              + "   b=1 ms   CPU ms/img at best b   val AUC")
     lines = [header]
     for r in reports:
         if not r.available:
             lines.append(f"{r.name:<13} not available: {r.reason}")
             continue
         lines.append(f"{r.name:<13} " + "".join(f"  {r.images_per_s[b]:>11.1f}" for b in BATCH_SIZES)
-                     + f"   {r.batch_ms[1]:6.1f}   {r.auc:.4f}")
+                     + f"   {r.batch_ms[1]:6.1f}   {r.cpu_ms_per_image[r.best_batch]:20.2f}   {r.auc:.4f}")
     lines.append(f"engines known to the server: {', '.join(ENGINES)}")
     return lines
 

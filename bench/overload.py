@@ -185,9 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(refusing costs CPU too, and the load generator shares the server's 2 cores; so the refused "
         "share is a little over the ideal).")
     say(f"- Other errors: {sum(others.values())} {others if others else ''}".rstrip())
-    say(f"- Server RSS: {rss['baseline'][0]:.0f} MB at the start of phase 1, max {max(rss['baseline']):.0f} MB in "
-        f"phase 1, max {max(over_rss):.0f} MB under overload (first half {max(first_half):.0f}, second half "
-        f"{max(second_half):.0f} MB), {rss['end'][-1]:.0f} MB at the end; VmHWM {peak:.0f} MB.")
+    say(f"- Server RSS: {rss['baseline'][0]:.0f} MiB at the start of phase 1, max {max(rss['baseline']):.0f} MiB in "
+        f"phase 1, max {max(over_rss):.0f} MiB under overload (first half {max(first_half):.0f}, second half "
+        f"{max(second_half):.0f} MiB), {rss['end'][-1]:.0f} MiB at the end; VmHWM {peak:.0f} MiB.")
     say(f"- Load average (1, 5, 15 min) at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work "
         "shares these 2 cores).")
     say()
@@ -211,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
          and with_retry_after == len(refused), f"{len(refused)} refused, {with_retry_after} with retry-after"),
         ("no other errors", not others, f"{others}"),
         ("RSS does not grow under overload (second half vs first half <= 2%)",
-         rss_trend <= 0.02 * max(first_half), f"{rss_trend:+.0f} MB"),
+         rss_trend <= 0.02 * max(first_half), f"{rss_trend:+.0f} MiB"),
         ("recovery: throughput back to >= 90% of capacity", recovery_rate >= 0.9 * capacity,
          f"{recovery_rate:.1f} vs {capacity:.1f}/s"),
     ]

@@ -103,8 +103,14 @@ class ServerProcess:
                 time.sleep(0.2)
         raise TimeoutError(f"{self.module} did not become ready")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system, all threads) the server has used so far."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mb(self) -> tuple[float, float]:
-        """Resident set size now and at its peak (VmHWM), in MB."""
+        """Resident set size now and at its peak (VmHWM), in MiB."""
         assert self.proc is not None
         values: dict[str, float] = {}
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -167,9 +173,9 @@ def machine() -> str:
 def quiet_machine() -> str:
     """Wait until the machine is quiet, then describe it; a warning is part of the line when it never was."""
     busy = wait_until_quiet()
-    warning = f"; WARNING: other work used {busy:.0%} of the CPUs at the start, so the numbers are low" \
-        if busy >= 0.1 else ""
-    return machine() + warning
+    if busy >= 0.1:
+        return machine() + f"; WARNING: other work used {busy:.0%} of the CPUs at the start, so the numbers are low"
+    return machine() + f"; CPUs {busy:.0%} busy just before the run"
 
 
 class Report:

@@ -51,7 +51,7 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.server, self.interval = server, interval
         self.phase = "start"
-        self.samples: list[tuple[float, str, float]] = []  # (seconds since start, phase, RSS MB)
+        self.samples: list[tuple[float, str, float]] = []  # (seconds since start, phase, RSS MiB)
         self._halt = threading.Event()
         self._t0 = time.monotonic()
 
@@ -176,7 +176,8 @@ def rss_timeline(samples: Sequence[tuple[float, str, float]], rows: int = 16) ->
     picked = list(samples[::step])
     if picked[-1] != samples[-1]:
         picked.append(samples[-1])
-    return ["| time s | phase | RSS MB |", "|---|---|---|"] + [f"| {t:.0f} | {p} | {rss:.0f} |" for t, p, rss in picked]
+    lines = [f"| {t:.0f} | {p} | {rss:.0f} |" for t, p, rss in picked]
+    return ["| time s | phase | RSS MiB |", "|---|---|---|", *lines]
 
 
 def command_line(module: str) -> str:
@@ -195,7 +196,7 @@ async def soak(server: ServerProcess, sampler: RssSampler, requests: int, warmup
         await asyncio.sleep(2)  # let the batcher and the log writer settle before the baseline sample
         sampler.phase = "load"
         sampler.sample()
-        print(f"warm-up: {len(warm)} requests; RSS {sampler.samples[-1][2]:.0f} MB", flush=True)
+        print(f"warm-up: {len(warm)} requests; RSS {sampler.samples[-1][2]:.0f} MiB", flush=True)
         outcomes, seconds = await closed_loop(stub, mix, concurrency, count=requests, progress=30.0)
     return warm, outcomes, seconds
 
@@ -245,8 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"clients; mix: " + ", ".join(f"{n} {k}" for k, n in kinds.items()))
     say(f"- errors: {sum(errors.values())} {errors if errors else ''}".rstrip())
     say(f"- duration {seconds:.0f} s, throughput {len(outcomes) / seconds:.1f} requests/s")
-    say(f"- server RSS: {start_rss:.0f} MB after warm-up, {end_rss:.0f} MB at the end, {max_rss:.0f} MB at most "
-        f"(sampled every {args.rss_interval:g} s; VmHWM {peak_rss:.0f} MB); growth {growth:+.1f}%")
+    say(f"- server RSS: {start_rss:.0f} MiB after warm-up, {end_rss:.0f} MiB at the end, {max_rss:.0f} MiB at most "
+        f"(sampled every {args.rss_interval:g} s; VmHWM {peak_rss:.0f} MiB); growth {growth:+.1f}%")
     say(f"- load average (1, 5, 15 min) at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work "
         "shares these 2 cores)")
     say(f"- prediction log: {records} records in the database for {ok} successful predictions (warm-up "

@@ -105,9 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results: dict[str, LoadResult] = {}
     with ServerProcess() as server:
-        rss_idle, _ = server.rss_mb()
+        rss_idle, _ = server.rss_mib()
         say(f"## 3. The server ({engine}), face crops (is_face_crop: no face detection)")
-        for c in (1, 4, 8, 16):
+        for c in (1, 4, 8, 16):  # the CPU line below describes the last run, at c=16
             server_cpu, own_cpu = server.cpu_seconds(), time.process_time()
             results[f"crops_c{c}"] = r = run_load(server.target, crops, c, seconds)
             say(r.row())
@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("crops  " + r.row())
         results["photos_explain_c1"] = r = run_load(server.target, full, 1, seconds, explain=True)
         say("photos " + r.row())
-        rss_now, rss_peak = server.rss_mb()
+        rss_now, rss_peak = server.rss_mib()
         say(f"server memory: {rss_idle:.0f} MiB after start, {rss_now:.0f} MiB now, peak {rss_peak:.0f} MiB")
     if fastest.name != engine:
         with ServerProcess(extra_args=("--engine", fastest.name, "--weights", str(weights_for(fastest.name)))) as other:

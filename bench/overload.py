@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sampler.start()
         phases = asyncio.run(run(server, sampler, args))
         sampler.stop()
-        _, peak = server.rss_mb()
+        _, peak = server.rss_mib()
         server.stop()
 
     base, base_s, capacity = phases["baseline"]

@@ -109,7 +109,7 @@ class ServerProcess:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def rss_mb(self) -> tuple[float, float]:
+    def rss_mib(self) -> tuple[float, float]:
         """Resident set size now and at its peak (VmHWM), in MiB."""
         assert self.proc is not None
         values: dict[str, float] = {}

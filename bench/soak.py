@@ -56,7 +56,7 @@ class RssSampler(threading.Thread):
         self._t0 = time.monotonic()
 
     def sample(self) -> float:
-        rss, _ = self.server.rss_mb()
+        rss, _ = self.server.rss_mib()
         self.samples.append((time.monotonic() - self._t0, self.phase, rss))
         return rss
 
@@ -221,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sampler.phase = "end"
         end_rss = sampler.sample()
         sampler.stop()
-        _, peak_rss = server.rss_mb()
+        _, peak_rss = server.rss_mib()
         exit_code = server.stop()
         records = server.prediction_records()
         log_tail = server.log_path.read_text(errors="replace").splitlines()[-3:]

@@ -93,12 +93,12 @@ def export(weights: Path, output: Path, fmt: str, device_name: str, check_data: 
     reference = EagerEngine(spec, device, model)
     candidate = load_engine(fmt, output, spec, device)
     report = compare(reference, candidate, images, spec)
-    log.info("parity on %d real crops at batch sizes %s: max |dp| %.2e, mean %.2e (tolerance %.0e)",
+    log.info("parity on %d real crops at batch sizes %s: max |dp| %.2e, mean %.2e (tolerance %g)",
              report.images, report.batch_sizes, report.max_abs_diff, report.mean_abs_diff, tolerance)
     if not report.passed(tolerance):
         artifact.unlink()
         raise ValueError(f"{fmt} export differs from the eager model by {report.max_abs_diff:.2e} "
-                         f"(tolerance {tolerance:.0e}); artifact removed")
+                         f"(tolerance {tolerance:g}); artifact removed")
     parity: dict[str, object] = {"images": report.images, "batch_sizes": list(report.batch_sizes),
                                  "max_abs_diff_probability": report.max_abs_diff, "tolerance": tolerance}
     if fmt in REDUCED_PRECISION:

@@ -26,6 +26,7 @@ import torch
 
 from export.verify import check_images, compare, compare_auc
 from server.engine import EagerEngine, load_engine, resolve_device
+from server.engine.aoti import cpu_has_native_bf16
 from server.engine.tensorrt import require_tensorrt
 from server.errors import EngineUnavailable
 from server.model.factory import load_trained
@@ -72,6 +73,9 @@ def export(weights: Path, output: Path, fmt: str, device_name: str, check_data: 
     if fmt == "tensorrt":
         require_tensorrt()
     device = resolve_device("cuda" if fmt == "tensorrt" and device_name == "auto" else device_name)
+    if fmt == "aoti-bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        raise EngineUnavailable("aoti-bf16 is for CPUs with native bf16 (AVX512-BF16 or AMX); this one would "
+                                "emulate it, slower than fp32: export aoti or onnxruntime instead")
     output.mkdir(parents=True, exist_ok=True)
     if output.resolve() != weights.resolve():
         shutil.copy2(weights / WEIGHTS_FILENAME, output / WEIGHTS_FILENAME)

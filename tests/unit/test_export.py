@@ -66,11 +66,19 @@ def test_native_bf16_is_read_from_the_cpu_flags(tmp_path: Path) -> None:
     assert not cpu_has_native_bf16(tmp_path / "missing")
 
 
-def test_aoti_bf16_refuses_a_cpu_that_would_emulate_bf16(random_weights: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_aoti_bf16_refuses_a_cpu_that_would_emulate_bf16(random_weights: Path, tiny_dataset: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr("server.engine.aoti.cpu_has_native_bf16", lambda: False)
     with pytest.raises(EngineUnavailable, match="needs a CPU with native bf16"):
         load_engine("aoti-bf16", random_weights, ModelSpec.load(random_weights), torch.device("cpu"))
+
+    monkeypatch.setattr(export_main, "cpu_has_native_bf16", lambda: False)
+    args = ["--weights", str(random_weights), "--output", str(tmp_path / "out"), "--format", "aoti-bf16",
+            "--device", "cpu", "--check-data", str(tiny_dataset)]
+    assert main(args) == 1
+    assert "aoti-bf16 is for CPUs with native bf16" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists(), "refused before compiling or writing anything"
 
 
 @pytest.mark.skipif(not cpu_has_native_bf16(), reason="bf16 is compiled only for CPUs with native bf16")

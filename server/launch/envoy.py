@@ -291,9 +291,11 @@ def render(settings: GatewaySettings) -> dict[str, Any]:
         access_log=[{
             "name": "envoy.access_loggers.stdout",
             "typed_config": _typed("envoy.extensions.access_loggers.stream.v3.StdoutAccessLog", log_format={
+                # grpc_error is the server's x-grpc-status header (sent with every failed call), not
+                # %GRPC_STATUS%: after JSON transcoding Envoy derives that from the HTTP status (400 -> Internal).
                 "json_format": {
                     "ts": "%START_TIME%", "method": "%REQ(:METHOD)%", "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
-                    "status": "%RESPONSE_CODE%", "grpc_status": "%GRPC_STATUS%", "flags": "%RESPONSE_FLAGS%",
+                    "status": "%RESPONSE_CODE%", "grpc_error": "%RESP(X-GRPC-STATUS)%", "flags": "%RESPONSE_FLAGS%",
                     "bytes_in": "%BYTES_RECEIVED%", "bytes_out": "%BYTES_SENT%", "duration_ms": "%DURATION%",
                     "upstream": "%UPSTREAM_HOST%", "request_id": "%REQ(X-REQUEST-ID)%",
                     "client": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",

@@ -49,6 +49,13 @@ def request_id_from(context: grpc.ServicerContext) -> str:
     return uuid.uuid4().hex
 
 
+def _status_name(code: grpc.StatusCode) -> tuple[str, str]:
+    """The failed call's status as metadata. A failed unary call carries its metadata in the response headers,
+    so it survives JSON transcoding (which turns grpc-status into the HTTP status and body): REST clients get
+    it as a header and Envoy's access log records it (``grpc_error``)."""
+    return ("x-grpc-status", code.name)
+
+
 class ServiceInterceptor(ServerInterceptor):  # type: ignore[misc]
     """Gives every call a request id (logged, returned as ``x-request-id``), writes one access-log line
     and the request metrics per call, and turns exceptions into status codes: domain errors keep their
@@ -73,7 +80,7 @@ class ServiceInterceptor(ServerInterceptor):  # type: ignore[misc]
             code = status_for(exc)
             if isinstance(exc, errors.Overloaded):
                 trailers.append(("retry-after", str(max(1, round(exc.retry_after_s)))))
-            context.set_trailing_metadata(tuple(trailers))
+            context.set_trailing_metadata((*trailers, _status_name(code)))
             context.abort(code, str(exc))
         except Exception:
             if not context.is_active():  # the caller cancelled or its deadline passed; nobody to answer
@@ -81,7 +88,7 @@ class ServiceInterceptor(ServerInterceptor):  # type: ignore[misc]
                 raise
             code = grpc.StatusCode.INTERNAL
             log.exception("unhandled error in %s", method_name)
-            context.set_trailing_metadata(tuple(trailers))
+            context.set_trailing_metadata((*trailers, _status_name(code)))
             context.abort(code, f"Internal error. Please report request id {request_id}.")
         finally:
             if code is grpc.StatusCode.OK:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,6 +141,38 @@ def test_native_grpc_and_reflection_through_envoy(gateway: Envoy, photos_dir: Pa
         answers = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
                                                   timeout=10)
         assert "deepfake.v1.DeepfakeDetector" in {s.name for a in answers for s in a.list_services_response.service}
+
+
+def _access_log_line(gateway: Envoy, request_id: str, timeout: float = 15.0) -> dict[str, object]:
+    """Envoy's JSON access-log line for one request (Envoy writes its log asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in gateway.log_path.read_text(errors="replace").splitlines():
+            if request_id in line and line.startswith("{"):
+                return json.loads(line)  # type: ignore[no-any-return]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no access-log line for {request_id}")
+        time.sleep(0.2)
+
+
+def test_access_log_records_the_servers_status_for_rest_and_grpc(gateway: Envoy, photos_dir: Path) -> None:
+    ok = requests.post(f"{gateway.url}/predict", files={"file": ("a.jpg", (photos_dir / "paul_rudd.jpg").read_bytes(),
+                                                                  "image/jpeg")}, timeout=60)
+    bad = requests.post(f"{gateway.url}/predict", files={"file": ("a.txt", b"not an image", "text/plain")}, timeout=30)
+    assert ok.status_code == 200 and bad.status_code == 400
+    assert bad.headers["x-grpc-status"] == "INVALID_ARGUMENT" and "x-grpc-status" not in ok.headers
+    with grpc.insecure_channel(gateway.grpc_target) as channel:
+        stub = detector_pb2_grpc.DeepfakeDetectorStub(channel)
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Predict(pb.PredictRequest(image=b"nope"), timeout=30)
+    trailers = dict(info.value.trailing_metadata() or ())
+    assert trailers["x-grpc-status"] == "INVALID_ARGUMENT"
+
+    # Envoy's %GRPC_STATUS% would say "Internal" for the transcoded 400: the log takes the server's own code.
+    assert _access_log_line(gateway, bad.headers["x-request-id"])["grpc_error"] == "INVALID_ARGUMENT"
+    assert _access_log_line(gateway, ok.headers["x-request-id"])["grpc_error"] is None
+    grpc_line = _access_log_line(gateway, trailers["x-request-id"])  # the id Envoy gave the call
+    assert grpc_line["grpc_error"] == "INVALID_ARGUMENT" and grpc_line["status"] == 200
 
 
 def test_prometheus_stats_on_the_local_admin_port(gateway: Envoy) -> None:

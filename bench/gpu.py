@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from export.verify import calibrated_probabilities
 from server.config import DEFAULT_WEIGHTS, Config
 from server.domain import RequestContext
 from server.engine import load_engine
@@ -37,16 +38,11 @@ from server.service import DetectionService
 BATCHES = (1, 8, 32, 64)
 
 
-def _probabilities(logits: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
-    c = spec.calibration
-    return torch.sigmoid(c.scale * logits.double() + c.bias)
-
-
 def engines(weights: Path, crops: list[Image.Image], seconds: float, names: Sequence[str]) -> dict[str, Any]:
     spec = ModelSpec.load(weights)
     cuda = torch.device("cuda")
     batch = images_to_batch(crops[:64], spec)
-    reference = _probabilities(load_engine("eager", weights, spec, torch.device("cpu")).run(batch), spec)
+    reference = calibrated_probabilities(load_engine("eager", weights, spec, torch.device("cpu")).run(batch), spec)
     work = Path(tempfile.mkdtemp(prefix="gpu-weights-"))
     for item in weights.iterdir():
         shutil.copy2(item, work / item.name)
@@ -62,7 +58,7 @@ def engines(weights: Path, crops: list[Image.Image], seconds: float, names: Sequ
                 entry["export_s"] = round(time.perf_counter() - started, 1)
             engine = load_engine(name, work, ModelSpec.load(work), cuda)
             engine.warmup((1, 8))
-            got = _probabilities(engine.run(batch), spec)
+            got = calibrated_probabilities(engine.run(batch), spec)
             entry["max_abs_diff_vs_cpu_eager"] = float((got - reference).abs().max())
             for size in BATCHES:
                 x = torch.cat([batch] * (size // len(batch) + 1))[:size]

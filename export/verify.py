@@ -43,14 +43,15 @@ def compare(reference: Engine, candidate: Engine, images: list[Image.Image], spe
     for size in batch_sizes:
         for start in range(0, len(batch), size):
             chunk = batch[start:start + size]
-            ref = _probabilities(reference.run(chunk), spec)
-            got = _probabilities(candidate.run(chunk), spec)
+            ref = calibrated_probabilities(reference.run(chunk), spec)
+            got = calibrated_probabilities(candidate.run(chunk), spec)
             diffs.append((ref - got).abs())
     all_diffs = torch.cat(diffs)
     return ParityReport(len(images), float(all_diffs.max()), float(all_diffs.mean()), batch_sizes)
 
 
-def _probabilities(logits: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
+def calibrated_probabilities(logits: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
+    """The spec's Platt-calibrated probabilities of raw logits, in float64."""
     c = spec.calibration
     return torch.sigmoid(c.scale * logits.double() + c.bias)
 

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from export.__main__ import export
-from export.verify import check_images
+from export.verify import calibrated_probabilities, check_images
 from server.config import DEFAULT_WEIGHTS, Config
 from server.domain import RequestContext
 from server.engine import load_engine
@@ -29,11 +29,6 @@ CUDA_TOLERANCE = 5e-3
 CTX = RequestContext(request_id="gpu-test")
 
 
-def _probabilities(logits: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
-    c = spec.calibration
-    return torch.sigmoid(c.scale * logits.double() + c.bias)
-
-
 @pytest.fixture(scope="module")
 def crops(dfdc_dir: Path) -> list[Image.Image]:
     return check_images(dfdc_dir, 16)
@@ -43,12 +38,13 @@ def crops(dfdc_dir: Path) -> list[Image.Image]:
 def test_engines_on_cuda_match_eager_on_the_cpu(engine: str, crops: list[Image.Image]) -> None:
     spec = ModelSpec.load(DEFAULT_WEIGHTS)
     batch = images_to_batch(crops, spec)
-    reference = _probabilities(load_engine("eager", DEFAULT_WEIGHTS, spec, torch.device("cpu")).run(batch), spec)
+    cpu_eager = load_engine("eager", DEFAULT_WEIGHTS, spec, torch.device("cpu"))
+    reference = calibrated_probabilities(cpu_eager.run(batch), spec)
     gpu = load_engine(engine, DEFAULT_WEIGHTS, spec, DEVICE)
     for size in (1, 8):
         got = torch.cat([gpu.run(batch[i:i + size]) for i in range(0, len(batch), size)])
         assert got.device.type == "cpu", "engines hand logits back on the CPU"
-        assert (_probabilities(got, spec) - reference).abs().max() <= CUDA_TOLERANCE
+        assert (calibrated_probabilities(got, spec) - reference).abs().max() <= CUDA_TOLERANCE
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch_tensorrt") is None, reason="needs the torch-tensorrt package")

@@ -256,16 +256,19 @@ class Gateway:
         self.url = envoy.url
         self.session = requests.Session()
 
-    def post(self, path: str, **kwargs: object) -> requests.Response:
+    def _send(self, method: str, path: str, **kwargs: object) -> requests.Response:
         for _ in range(30):
-            response = self.session.post(self.url + path, timeout=120, **kwargs)  # type: ignore[arg-type]
+            response = self.session.request(method, self.url + path, timeout=120, **kwargs)  # type: ignore[arg-type]
             if response.status_code != 429 or "Too many requests" not in response.text:
                 return response
             time.sleep(float(response.headers.get("retry-after", "1")))
         raise AssertionError("still rate limited after 30 tries")
 
+    def post(self, path: str, **kwargs: object) -> requests.Response:
+        return self._send("POST", path, **kwargs)
+
     def get(self, path: str) -> requests.Response:
-        return self.session.get(self.url + path, timeout=30)
+        return self._send("GET", path)
 
     def multipart(self, data: bytes, filename: str = "upload.jpg", query: str = "") -> requests.Response:
         body = form(part("file", data, filename, "application/octet-stream"))

@@ -69,6 +69,33 @@ class Calibration:
         return e / (1.0 + e)
 
 
+UNCERTAIN = "Uncertain"
+
+
+@dataclass(frozen=True)
+class UncertainBand:
+    """Calibrated probabilities in ``[low, high)`` get the verdict "Uncertain" (needs a human look).
+
+    Fitted after calibration on data that chose nothing else, so that outside the band each verdict is
+    right at least ``target_precision`` of the time on that data; ``low == high`` means no band (every
+    answer is "Real" or "Deepfake", as with the two-valued ``prediction``).
+    """
+
+    low: float = 0.5
+    high: float = 0.5
+    target_precision: float = 0.0
+    fitted_on: str = ""
+    # Measured when the band was fitted: precision of each verdict outside the band and the abstention share.
+    measured: dict[str, Any] = field(default_factory=dict)
+
+    def verdict(self, probability: float, labels: tuple[str, str]) -> str:
+        if probability >= self.high:
+            return labels[1]
+        if probability < self.low:
+            return labels[0]
+        return UNCERTAIN
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything needed to turn an image into a calibrated verdict with one set of weights."""
@@ -80,6 +107,7 @@ class ModelSpec:
     labels: tuple[str, str] = ("Real", "Deepfake")
     threshold: float = 0.5
     calibration: Calibration = field(default_factory=Calibration)
+    uncertain: UncertainBand = field(default_factory=UncertainBand)
     face_crop: FaceCrop = field(default_factory=FaceCrop)
     init: str = "scratch"
     name: str = ""
@@ -96,7 +124,12 @@ class ModelSpec:
         return self.labels[1]
 
     def label_for(self, probability: float) -> str:
+        """The two-valued label (``prediction`` in the API): the decision threshold alone."""
         return self.labels[1] if probability >= self.threshold else self.labels[0]
+
+    def verdict_for(self, probability: float) -> str:
+        """The three-valued verdict: ``label_for`` outside the uncertain band, "Uncertain" inside it."""
+        return self.uncertain.verdict(probability, self.labels)
 
     def replace(self, **changes: Any) -> ModelSpec:
         return dataclasses.replace(self, **changes)
@@ -118,8 +151,13 @@ class ModelSpec:
         values["std"] = tuple(values["std"])
         values["labels"] = tuple(values.get("labels", ("Real", "Deepfake")))
         values["calibration"] = Calibration(**values.get("calibration", {}))
+        values["uncertain"] = UncertainBand(**values.get("uncertain", {}))
         values["face_crop"] = FaceCrop(**values.get("face_crop", {}))
-        return cls(**values)
+        spec = cls(**values)
+        band = spec.uncertain
+        if not 0.0 <= band.low <= spec.threshold <= band.high <= 1.0:
+            raise ValueError(f"uncertain band [{band.low}, {band.high}) must contain the threshold {spec.threshold}")
+        return spec
 
     def save(self, directory: Path) -> Path:
         path = Path(directory) / SPEC_FILENAME

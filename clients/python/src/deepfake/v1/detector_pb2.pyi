@@ -45,18 +45,20 @@ class Box(_message.Message):
     def __init__(self, x_min: _Optional[float] = ..., y_min: _Optional[float] = ..., x_max: _Optional[float] = ..., y_max: _Optional[float] = ...) -> None: ...
 
 class Face(_message.Message):
-    __slots__ = ("box", "detection_confidence", "fake_probability", "label", "confidence")
+    __slots__ = ("box", "detection_confidence", "fake_probability", "label", "confidence", "verdict")
     BOX_FIELD_NUMBER: _ClassVar[int]
     DETECTION_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     FAKE_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
     box: Box
     detection_confidence: float
     fake_probability: float
     label: str
     confidence: float
-    def __init__(self, box: _Optional[_Union[Box, _Mapping]] = ..., detection_confidence: _Optional[float] = ..., fake_probability: _Optional[float] = ..., label: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
+    verdict: str
+    def __init__(self, box: _Optional[_Union[Box, _Mapping]] = ..., detection_confidence: _Optional[float] = ..., fake_probability: _Optional[float] = ..., label: _Optional[str] = ..., confidence: _Optional[float] = ..., verdict: _Optional[str] = ...) -> None: ...
 
 class StageTimings(_message.Message):
     __slots__ = ("decode_ms", "faces_ms", "inference_ms", "gradcam_ms", "total_ms")
@@ -73,7 +75,7 @@ class StageTimings(_message.Message):
     def __init__(self, decode_ms: _Optional[float] = ..., faces_ms: _Optional[float] = ..., inference_ms: _Optional[float] = ..., gradcam_ms: _Optional[float] = ..., total_ms: _Optional[float] = ...) -> None: ...
 
 class PredictResponse(_message.Message):
-    __slots__ = ("prediction", "confidence", "explanation", "filename", "model", "device", "grad_cam_available", "fake_probability", "faces", "face_found", "heatmap_png", "request_id", "image_sha256", "timings", "image_width", "image_height", "engine", "threshold", "prediction_id")
+    __slots__ = ("prediction", "confidence", "explanation", "filename", "model", "device", "grad_cam_available", "fake_probability", "faces", "face_found", "heatmap_png", "request_id", "image_sha256", "timings", "image_width", "image_height", "engine", "threshold", "prediction_id", "verdict")
     PREDICTION_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +95,7 @@ class PredictResponse(_message.Message):
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     PREDICTION_ID_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
     prediction: str
     confidence: float
     explanation: str
@@ -112,7 +115,8 @@ class PredictResponse(_message.Message):
     engine: str
     threshold: float
     prediction_id: str
-    def __init__(self, prediction: _Optional[str] = ..., confidence: _Optional[float] = ..., explanation: _Optional[str] = ..., filename: _Optional[str] = ..., model: _Optional[str] = ..., device: _Optional[str] = ..., grad_cam_available: _Optional[bool] = ..., fake_probability: _Optional[float] = ..., faces: _Optional[_Iterable[_Union[Face, _Mapping]]] = ..., face_found: _Optional[bool] = ..., heatmap_png: _Optional[bytes] = ..., request_id: _Optional[str] = ..., image_sha256: _Optional[str] = ..., timings: _Optional[_Union[StageTimings, _Mapping]] = ..., image_width: _Optional[int] = ..., image_height: _Optional[int] = ..., engine: _Optional[str] = ..., threshold: _Optional[float] = ..., prediction_id: _Optional[str] = ...) -> None: ...
+    verdict: str
+    def __init__(self, prediction: _Optional[str] = ..., confidence: _Optional[float] = ..., explanation: _Optional[str] = ..., filename: _Optional[str] = ..., model: _Optional[str] = ..., device: _Optional[str] = ..., grad_cam_available: _Optional[bool] = ..., fake_probability: _Optional[float] = ..., faces: _Optional[_Iterable[_Union[Face, _Mapping]]] = ..., face_found: _Optional[bool] = ..., heatmap_png: _Optional[bytes] = ..., request_id: _Optional[str] = ..., image_sha256: _Optional[str] = ..., timings: _Optional[_Union[StageTimings, _Mapping]] = ..., image_width: _Optional[int] = ..., image_height: _Optional[int] = ..., engine: _Optional[str] = ..., threshold: _Optional[float] = ..., prediction_id: _Optional[str] = ..., verdict: _Optional[str] = ...) -> None: ...
 
 class HealthRequest(_message.Message):
     __slots__ = ()
@@ -154,8 +158,35 @@ class ModelMetrics(_message.Message):
     expected_calibration_error: float
     def __init__(self, dataset: _Optional[str] = ..., images: _Optional[int] = ..., auc: _Optional[float] = ..., accuracy: _Optional[float] = ..., precision: _Optional[float] = ..., recall: _Optional[float] = ..., log_loss: _Optional[float] = ..., expected_calibration_error: _Optional[float] = ...) -> None: ...
 
+class UncertainBand(_message.Message):
+    __slots__ = ("low", "high", "target_precision", "fitted_on", "abstention_share", "real_precision", "deepfake_precision", "measured")
+    class MeasuredEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    TARGET_PRECISION_FIELD_NUMBER: _ClassVar[int]
+    FITTED_ON_FIELD_NUMBER: _ClassVar[int]
+    ABSTENTION_SHARE_FIELD_NUMBER: _ClassVar[int]
+    REAL_PRECISION_FIELD_NUMBER: _ClassVar[int]
+    DEEPFAKE_PRECISION_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_FIELD_NUMBER: _ClassVar[int]
+    low: float
+    high: float
+    target_precision: float
+    fitted_on: str
+    abstention_share: float
+    real_precision: float
+    deepfake_precision: float
+    measured: _containers.ScalarMap[str, float]
+    def __init__(self, low: _Optional[float] = ..., high: _Optional[float] = ..., target_precision: _Optional[float] = ..., fitted_on: _Optional[str] = ..., abstention_share: _Optional[float] = ..., real_precision: _Optional[float] = ..., deepfake_precision: _Optional[float] = ..., measured: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
 class ModelInfoResponse(_message.Message):
-    __slots__ = ("model_name", "device", "model_path", "total_parameters", "trainable_parameters", "architecture", "engine", "input_size", "labels", "threshold", "calibration", "face_detector", "weights_sha256", "init", "metrics", "version")
+    __slots__ = ("model_name", "device", "model_path", "total_parameters", "trainable_parameters", "architecture", "engine", "input_size", "labels", "threshold", "calibration", "face_detector", "weights_sha256", "init", "metrics", "version", "uncertain_band")
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     MODEL_PATH_FIELD_NUMBER: _ClassVar[int]
@@ -172,6 +203,7 @@ class ModelInfoResponse(_message.Message):
     INIT_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    UNCERTAIN_BAND_FIELD_NUMBER: _ClassVar[int]
     model_name: str
     device: str
     model_path: str
@@ -188,7 +220,8 @@ class ModelInfoResponse(_message.Message):
     init: str
     metrics: ModelMetrics
     version: str
-    def __init__(self, model_name: _Optional[str] = ..., device: _Optional[str] = ..., model_path: _Optional[str] = ..., total_parameters: _Optional[int] = ..., trainable_parameters: _Optional[int] = ..., architecture: _Optional[str] = ..., engine: _Optional[str] = ..., input_size: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., threshold: _Optional[float] = ..., calibration: _Optional[str] = ..., face_detector: _Optional[str] = ..., weights_sha256: _Optional[str] = ..., init: _Optional[str] = ..., metrics: _Optional[_Union[ModelMetrics, _Mapping]] = ..., version: _Optional[str] = ...) -> None: ...
+    uncertain_band: UncertainBand
+    def __init__(self, model_name: _Optional[str] = ..., device: _Optional[str] = ..., model_path: _Optional[str] = ..., total_parameters: _Optional[int] = ..., trainable_parameters: _Optional[int] = ..., architecture: _Optional[str] = ..., engine: _Optional[str] = ..., input_size: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., threshold: _Optional[float] = ..., calibration: _Optional[str] = ..., face_detector: _Optional[str] = ..., weights_sha256: _Optional[str] = ..., init: _Optional[str] = ..., metrics: _Optional[_Union[ModelMetrics, _Mapping]] = ..., version: _Optional[str] = ..., uncertain_band: _Optional[_Union[UncertainBand, _Mapping]] = ...) -> None: ...
 
 class ListPredictionsRequest(_message.Message):
     __slots__ = ("start_time", "end_time", "verdict", "page_size", "page_token")
@@ -219,7 +252,7 @@ class GetPredictionRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class PredictionRecord(_message.Message):
-    __slots__ = ("id", "created_at", "request_id", "filename", "image_sha256", "image_bytes", "image_width", "image_height", "image_format", "prediction", "fake_probability", "confidence", "faces", "model", "weights_sha256", "engine", "device", "latency_ms", "client", "explained")
+    __slots__ = ("id", "created_at", "request_id", "filename", "image_sha256", "image_bytes", "image_width", "image_height", "image_format", "prediction", "fake_probability", "confidence", "faces", "model", "weights_sha256", "engine", "device", "latency_ms", "client", "explained", "verdict")
     ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -240,6 +273,7 @@ class PredictionRecord(_message.Message):
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
     EXPLAINED_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
     id: str
     created_at: str
     request_id: str
@@ -260,4 +294,5 @@ class PredictionRecord(_message.Message):
     latency_ms: float
     client: str
     explained: bool
-    def __init__(self, id: _Optional[str] = ..., created_at: _Optional[str] = ..., request_id: _Optional[str] = ..., filename: _Optional[str] = ..., image_sha256: _Optional[str] = ..., image_bytes: _Optional[int] = ..., image_width: _Optional[int] = ..., image_height: _Optional[int] = ..., image_format: _Optional[str] = ..., prediction: _Optional[str] = ..., fake_probability: _Optional[float] = ..., confidence: _Optional[float] = ..., faces: _Optional[_Iterable[_Union[Face, _Mapping]]] = ..., model: _Optional[str] = ..., weights_sha256: _Optional[str] = ..., engine: _Optional[str] = ..., device: _Optional[str] = ..., latency_ms: _Optional[float] = ..., client: _Optional[str] = ..., explained: _Optional[bool] = ...) -> None: ...
+    verdict: str
+    def __init__(self, id: _Optional[str] = ..., created_at: _Optional[str] = ..., request_id: _Optional[str] = ..., filename: _Optional[str] = ..., image_sha256: _Optional[str] = ..., image_bytes: _Optional[int] = ..., image_width: _Optional[int] = ..., image_height: _Optional[int] = ..., image_format: _Optional[str] = ..., prediction: _Optional[str] = ..., fake_probability: _Optional[float] = ..., confidence: _Optional[float] = ..., faces: _Optional[_Iterable[_Union[Face, _Mapping]]] = ..., model: _Optional[str] = ..., weights_sha256: _Optional[str] = ..., engine: _Optional[str] = ..., device: _Optional[str] = ..., latency_ms: _Optional[float] = ..., client: _Optional[str] = ..., explained: _Optional[bool] = ..., verdict: _Optional[str] = ...) -> None: ...

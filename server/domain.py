@@ -6,6 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+REAL = "Real"
+DEEPFAKE = "Deepfake"
+UNCERTAIN = "Uncertain"  # inside the model's uncertain band: needs a human look
+VERDICTS = (REAL, DEEPFAKE, UNCERTAIN)
+
 
 @dataclass(frozen=True)
 class Box:
@@ -20,8 +25,9 @@ class FaceResult:
     box: Box
     detection_confidence: float
     fake_probability: float
-    label: str
+    label: str  # "Real" or "Deepfake": the threshold alone
     confidence: float  # 0-100, in `label`
+    verdict: str  # "Real", "Deepfake" or "Uncertain" (inside the model's uncertain band)
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,8 @@ class Timings:
 
 @dataclass(frozen=True)
 class Prediction:
-    prediction: str
+    prediction: str  # "Real" or "Deepfake" (two-valued, for compatibility)
+    verdict: str  # "Real", "Deepfake" or "Uncertain"
     confidence: float
     explanation: str
     filename: str
@@ -79,6 +86,17 @@ class Health:
 
 
 @dataclass(frozen=True)
+class UncertainBandInfo:
+    """The model's uncertain band as the API describes it; ``low == high`` means no band."""
+
+    low: float
+    high: float
+    target_precision: float = 0.0
+    fitted_on: str = ""
+    measured: dict[str, float] = field(default_factory=dict)  # numbers recorded when the band was fitted
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     model_name: str
     device: str
@@ -95,5 +113,6 @@ class ModelInfo:
     weights_sha256: str
     init: str
     version: str
+    uncertain_band: UncertainBandInfo
     metrics: dict[str, Any] = field(default_factory=dict)
     metrics_dataset: str = ""

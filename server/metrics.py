@@ -1,7 +1,7 @@
 """Prometheus metrics of the service, in a registry of its own (no module-level globals).
 
 Names follow Prometheus conventions: base units (seconds), ``_total`` counters, and only bounded label
-values (gRPC method names, status codes, pipeline stages, the two verdicts).
+values (gRPC method names, status codes, pipeline stages, the three verdicts).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from server.domain import Prediction
+from server.domain import VERDICTS, Prediction
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 STAGES = ("decode", "faces", "inference", "gradcam", "total")
@@ -30,7 +30,8 @@ class Metrics:
                                         ["stage"], buckets=LATENCY_BUCKETS, registry=r)
         self.faces = Histogram("deepfake_faces_per_image", "Faces classified per image (0: none found).",
                                buckets=(0, 1, 2, 3, 4, 6, 8, 12, 16), registry=r)
-        self.predictions = Counter("deepfake_predictions", "Image verdicts.", ["verdict"], registry=r)
+        self.predictions = Counter("deepfake_predictions", "Image verdicts: Real, Deepfake or Uncertain.", ["verdict"],
+                                   registry=r)
         self.fake_probability = Histogram(
             "deepfake_fake_probability", "Calibrated deepfake probability of each image (watch it for drift).",
             buckets=tuple(round(0.1 * i, 1) for i in range(1, 11)), registry=r)
@@ -47,7 +48,7 @@ class Metrics:
                                    "Prediction records waiting on disk for the database.", registry=r)
         self.queue_records = Gauge("deepfake_prediction_log_queue_records",
                                    "Prediction records waiting in memory for the writer.", registry=r)
-        for verdict in ("Real", "Deepfake"):
+        for verdict in VERDICTS:
             self.predictions.labels(verdict)  # export zeros, so rate() works from the first scrape
         for stage in STAGES:
             self.stage_duration.labels(stage)
@@ -59,7 +60,7 @@ class Metrics:
             if ms or stage in ("decode", "total"):
                 self.stage_duration.labels(stage).observe(ms / 1000.0)
         self.faces.observe(len(p.faces))
-        self.predictions.labels(p.prediction).inc()
+        self.predictions.labels(p.verdict).inc()
         self.fake_probability.observe(p.fake_probability)
 
     def observe_batch(self, size: int, _seconds: float) -> None:

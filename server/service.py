@@ -9,7 +9,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,7 +20,17 @@ from PIL import Image
 from server import APP_NAME, __version__
 from server.batching import Batcher
 from server.config import Config
-from server.domain import Box, FaceResult, Health, ModelInfo, Prediction, RequestContext, Timings
+from server.domain import (
+    UNCERTAIN,
+    Box,
+    FaceResult,
+    Health,
+    ModelInfo,
+    Prediction,
+    RequestContext,
+    Timings,
+    UncertainBandInfo,
+)
 from server.engine import Engine, load_engine, resolve_device
 from server.errors import ModelNotReady, Overloaded, StorageUnavailable
 from server.faces import DetectedFace, FaceDetector
@@ -214,14 +224,18 @@ class DetectionService:
             FaceResult(
                 box=_clamp(f.box, decoded.scale, decoded.width, decoded.height), detection_confidence=f.confidence,
                 fake_probability=p, label=spec.label_for(p), confidence=_confidence(p, spec.threshold),
+                verdict=spec.verdict_for(p),
             )
             for f, p in zip(faces, probabilities if faces else [], strict=True)
         )
         image_probability = max(probabilities)
         label = spec.label_for(image_probability)
+        # Without faces the whole image was classified: its probability gives the verdict.
+        verdict = (image_verdict([f.verdict for f in results], spec.labels) if results
+                   else spec.verdict_for(image_probability))
         return Prediction(
-            prediction=label, confidence=_confidence(image_probability, spec.threshold),
-            explanation=_explain(results, image_probability, label, spec.threshold),
+            prediction=label, verdict=verdict, confidence=_confidence(image_probability, spec.threshold),
+            explanation=_explain(results, image_probability, verdict, spec.labels),
             filename=filename, model=spec.name or spec.architecture, device=str(self.device),
             engine=self.config.engine, fake_probability=image_probability, threshold=spec.threshold,
             faces=results, face_found=bool(results), request_id=request_id, image_sha256=decoded.sha256,
@@ -240,6 +254,7 @@ class DetectionService:
             raise ModelNotReady("The model is not loaded yet; please retry in a few seconds.")
         spec = self.spec
         c = spec.calibration
+        band = spec.uncertain
         val = spec.metrics.get("val", {})
         return ModelInfo(
             model_name=spec.name or spec.architecture, device=str(self.device), model_path=str(self.weights),
@@ -250,6 +265,11 @@ class DetectionService:
             f"fitted on {c.fitted_on or 'nothing'}",
             face_detector=f"{spec.face_crop.detector} (facenet-pytorch)", weights_sha256=spec.weights_sha256,
             init=spec.init, version=__version__, metrics=val,
+            uncertain_band=UncertainBandInfo(
+                low=band.low, high=band.high, target_precision=band.target_precision, fitted_on=band.fitted_on,
+                measured={k: float(v) for k, v in band.measured.items()
+                          if isinstance(v, int | float) and not isinstance(v, bool)},
+            ),
             metrics_dataset=f"{spec.training.get('data', '?')}: {spec.training.get('split', '')}" if val else "",
         )
 
@@ -269,19 +289,50 @@ def _clamp(box: tuple[float, float, float, float], scale: float, width: int, hei
     return Box(max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1))
 
 
-def _explain(faces: tuple[FaceResult, ...], probability: float, label: str, threshold: float) -> str:
+def image_verdict(face_verdicts: Sequence[str], labels: tuple[str, str]) -> str:
+    """The image's verdict from its faces': Deepfake when any face is, else Uncertain when any face is, else Real."""
+    real, deepfake = labels
+    if deepfake in face_verdicts:
+        return deepfake
+    if UNCERTAIN in face_verdicts:
+        return UNCERTAIN
+    return real
+
+
+def _numbers(indices: list[int]) -> tuple[str, str]:
+    """("face 2", "shows") or ("faces 1, 3", "show") for 1-based face numbers."""
+    if len(indices) == 1:
+        return f"face {indices[0]}", "shows"
+    return f"faces {', '.join(str(i) for i in indices)}", "show"
+
+
+def _explain(faces: tuple[FaceResult, ...], probability: float, verdict: str, labels: tuple[str, str]) -> str:
+    real, deepfake = labels
     pct = f"{probability * 100:.0f}%"
-    if not faces:
-        verdict = "shows signs of manipulation" if label != "Real" else "looks authentic"
-        return (f"No face was found, so the whole image was analysed; it {verdict} "
-                f"(deepfake probability {pct}). Results are less reliable without a face.")
-    if len(faces) == 1:
-        verdict = "shows signs of manipulation" if label != "Real" else "looks authentic"
-        return f"One face was analysed; it {verdict} (deepfake probability {pct})."
-    fakes = [i + 1 for i, f in enumerate(faces) if f.fake_probability >= threshold]
-    if not fakes:
-        return f"{len(faces)} faces were analysed; all look authentic (highest deepfake probability {pct})."
-    which = ", ".join(str(i) for i in fakes)
-    noun = "face" if len(fakes) == 1 else "faces"
-    return (f"{len(faces)} faces were analysed; {noun} {which} (numbered largest first) "
-            f"{'shows' if len(fakes) == 1 else 'show'} signs of manipulation (highest deepfake probability {pct}).")
+    if len(faces) <= 1:
+        if verdict == UNCERTAIN:
+            finding = (f"the model cannot tell whether it is authentic (deepfake probability {pct}), "
+                       "so it needs a human look")
+        else:
+            finding = (f"it {'looks authentic' if verdict == real else 'shows signs of manipulation'} "
+                       f"(deepfake probability {pct})")
+        if not faces:
+            return (f"No face was found, so the whole image was analysed; {finding}. "
+                    "Results are less reliable without a face.")
+        return f"One face was analysed; {finding}."
+    fakes = [i + 1 for i, f in enumerate(faces) if f.verdict == deepfake]
+    unsure = [i + 1 for i, f in enumerate(faces) if f.verdict == UNCERTAIN]
+    if fakes:
+        which, verb = _numbers(fakes)
+        text = (f"{len(faces)} faces were analysed; {which} (numbered largest first) {verb} signs of manipulation "
+                f"(highest deepfake probability {pct}).")
+        if unsure:
+            which, _ = _numbers(unsure)
+            text += f" The model cannot tell whether {which} {'is' if len(unsure) == 1 else 'are'} authentic."
+        return text
+    if unsure:
+        which, _ = _numbers(unsure)
+        return (f"{len(faces)} faces were analysed; the model cannot tell whether {which} (numbered largest first) "
+                f"{'is' if len(unsure) == 1 else 'are'} authentic, so the image needs a human look "
+                f"(highest deepfake probability {pct}).")
+    return f"{len(faces)} faces were analysed; all look authentic (highest deepfake probability {pct})."

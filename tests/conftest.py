@@ -18,7 +18,7 @@ from deepfake.v1 import detector_pb2_grpc
 from server.app import MESSAGE_LIMIT, RunningServer, build_service, create_server
 from server.config import Config
 from server.model.factory import create_model, get_architecture
-from server.model.spec import WEIGHTS_FILENAME, ModelSpec, sha256_file
+from server.model.spec import SPEC_FILENAME, WEIGHTS_FILENAME, ModelSpec, UncertainBand, sha256_file
 from tests.integration.gateway import Envoy, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,6 +79,18 @@ def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
                      name="random-lite0", weights_sha256=sha256_file(out / WEIGHTS_FILENAME))
     spec.save(out)
     return out
+
+
+def shipped_weights_with_band(directory: Path, band: UncertainBand | None = None) -> Path:
+    """weights/default's files linked into ``directory`` beside a copy of its spec with this uncertain band
+    (None: no band), so a test knows the band whatever the shipped spec says."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for source in (REPO / "weights" / "default").iterdir():
+        if source.is_file() and source.name != SPEC_FILENAME:
+            (directory / source.name).symlink_to(source.resolve())
+    spec = ModelSpec.load(REPO / "weights" / "default")
+    spec.replace(uncertain=band or UncertainBand(low=spec.threshold, high=spec.threshold)).save(directory)
+    return directory
 
 
 CHANNEL_OPTIONS = [("grpc.max_send_message_length", MESSAGE_LIMIT), ("grpc.max_receive_message_length", MESSAGE_LIMIT)]

@@ -73,9 +73,25 @@ def _v2_upload_path_and_verdict_index(db: Database, migrator: SchemaMigrator) ->
     )
 
 
+def _v3_verdict(db: Database, migrator: SchemaMigrator) -> None:
+    """The three-way verdict (Real, Deepfake, Uncertain) beside the two-valued prediction.
+
+    Records made before it existed get their prediction as verdict (there was no uncertain band then), and
+    the history's verdict filter moves from prediction to verdict, so its index does too.
+    """
+    migrate(migrator.add_column("predictions", "verdict", CharField(max_length=16, null=True)))
+    db.execute_sql("UPDATE predictions SET verdict = prediction WHERE verdict IS NULL")
+    migrate(
+        migrator.add_not_null("predictions", "verdict"),
+        migrator.add_index("predictions", ("verdict", "created_at"), False),
+        migrator.drop_index("predictions", "predictions_prediction_created_at"),
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Database, SchemaMigrator], None]]] = [
     (1, "create predictions", _v1_create_predictions),
     (2, "add upload_path and (prediction, created_at) index", _v2_upload_path_and_verdict_index),
+    (3, "add verdict (old rows: their prediction) and (verdict, created_at) index", _v3_verdict),
 ]
 
 
@@ -86,10 +102,12 @@ def current_version(db: Database) -> int:
     return latest.version if latest else 0
 
 
-def upgrade(db: Database) -> int:
-    """Apply every pending migration; returns the schema version now in place."""
+def upgrade(db: Database, target: int | None = None) -> int:
+    """Apply every pending migration (up to ``target``, for tests of old schemas); returns the version now in place."""
     migrator: SchemaMigrator = PostgresqlMigrator(db) if isinstance(db, PostgresqlDatabase) else SqliteMigrator(db)
     for version, description, apply in MIGRATIONS:
+        if target is not None and version > target:
+            break
         with write_transaction(db):
             if isinstance(db, PostgresqlDatabase):
                 db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))

@@ -54,6 +54,7 @@ class PredictionRow(BaseModel):
     client = CharField(max_length=128)
     explained = BooleanField()
     upload_path = CharField(max_length=255, default="")  # added by migration 2
+    verdict = CharField(max_length=16)  # added by migration 3 ("Real", "Deepfake" or "Uncertain")
 
     class Meta:
         table_name = "predictions"

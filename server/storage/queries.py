@@ -8,16 +8,17 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from peewee import Database, DatabaseError, InterfaceError
 
+from server.domain import VERDICTS
 from server.errors import InvalidRequest, NotFound, StorageUnavailable
 from server.storage.models import PredictionRow
 from server.storage.records import PredictionRecord
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 500
-VERDICTS = ("Real", "Deepfake")
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def _decode_token(token: str) -> tuple[datetime, str]:
 def list_predictions(db: Database, q: HistoryQuery) -> tuple[list[PredictionRecord], str]:
     """Newest first. The token marks the last record returned, so pages stay stable while records arrive."""
     if q.verdict and q.verdict not in VERDICTS:
-        raise InvalidRequest(f"verdict must be Real, Deepfake or empty, got {q.verdict!r}.")
+        raise InvalidRequest(f"verdict must be Real, Deepfake, Uncertain or empty, got {q.verdict!r}.")
     size = q.page_size or DEFAULT_PAGE
     if not 1 <= size <= MAX_PAGE:
         raise InvalidRequest(f"page_size must be between 1 and {MAX_PAGE}, got {q.page_size}.")
@@ -69,7 +70,7 @@ def list_predictions(db: Database, q: HistoryQuery) -> tuple[list[PredictionReco
     if end is not None:
         query = query.where(PredictionRow.created_at < end)
     if q.verdict:
-        query = query.where(PredictionRow.prediction == q.verdict)
+        query = query.where(PredictionRow.verdict == q.verdict)
     if q.page_token:
         created, last_id = _decode_token(q.page_token)
         query = query.where((PredictionRow.created_at < created)
@@ -102,8 +103,17 @@ def from_row(row: PredictionRow) -> PredictionRecord:
         id=row.id, created_at=row.created_at.replace(tzinfo=UTC), request_id=row.request_id,
         filename=row.filename, image_sha256=row.image_sha256, image_bytes=row.image_bytes,
         image_width=row.image_width, image_height=row.image_height, image_format=row.image_format,
-        prediction=row.prediction, fake_probability=row.fake_probability, confidence=row.confidence,
-        faces=json.loads(row.faces), model=row.model, weights_sha256=row.weights_sha256, engine=row.engine,
+        prediction=row.prediction, verdict=row.verdict, fake_probability=row.fake_probability,
+        confidence=row.confidence,
+        faces=_faces(row.faces), model=row.model, weights_sha256=row.weights_sha256, engine=row.engine,
         device=row.device, latency_ms=row.latency_ms, timings=json.loads(row.timings), client=row.client,
         explained=row.explained, upload_path=row.upload_path,
     )
+
+
+def _faces(stored: str) -> list[dict[str, Any]]:
+    """The faces' JSON; faces recorded before verdicts existed get their label as verdict."""
+    faces: list[dict[str, Any]] = json.loads(stored)
+    for face in faces:
+        face.setdefault("verdict", face["label"])
+    return faces

@@ -22,7 +22,8 @@ class PredictionRecord:
     image_width: int
     image_height: int
     image_format: str
-    prediction: str
+    prediction: str  # "Real" or "Deepfake"
+    verdict: str  # "Real", "Deepfake" or "Uncertain"
     fake_probability: float
     confidence: float
     faces: list[dict[str, Any]]
@@ -43,9 +44,11 @@ class PredictionRecord:
             id=uuid.uuid4().hex, created_at=now or datetime.now(UTC), request_id=p.request_id,
             filename=p.filename, image_sha256=p.image_sha256, image_bytes=p.image_bytes,
             image_width=p.image_width, image_height=p.image_height, image_format=p.image_format,
-            prediction=p.prediction, fake_probability=p.fake_probability, confidence=p.confidence,
+            prediction=p.prediction, verdict=p.verdict, fake_probability=p.fake_probability,
+            confidence=p.confidence,
             faces=[{"box": asdict(f.box), "detection_confidence": f.detection_confidence,
-                    "fake_probability": f.fake_probability, "label": f.label, "confidence": f.confidence}
+                    "fake_probability": f.fake_probability, "label": f.label, "confidence": f.confidence,
+                    "verdict": f.verdict}
                    for f in p.faces],
             model=p.model, weights_sha256=weights_sha256, engine=p.engine, device=p.device,
             latency_ms=p.timings.total_ms, timings=asdict(p.timings), client=client, explained=explained,
@@ -61,4 +64,5 @@ class PredictionRecord:
     def from_json(cls, line: str) -> PredictionRecord:
         data = json.loads(line)
         data["created_at"] = datetime.fromisoformat(data["created_at"])
+        data.setdefault("verdict", data["prediction"])  # spooled by a server from before verdicts existed
         return cls(**data)

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from deepfake.v1 import detector_pb2 as pb
 
-from server.domain import Health, ModelInfo, Prediction
+from server.domain import FaceResult, Health, ModelInfo, Prediction, UncertainBandInfo
 from server.storage.records import PredictionRecord
+
+
+def face_to_pb(f: FaceResult) -> pb.Face:
+    return pb.Face(
+        box=pb.Box(x_min=f.box.x_min, y_min=f.box.y_min, x_max=f.box.x_max, y_max=f.box.y_max),
+        detection_confidence=f.detection_confidence,
+        fake_probability=f.fake_probability,
+        label=f.label,
+        confidence=f.confidence,
+        verdict=f.verdict,
+    )
 
 
 def prediction_to_pb(p: Prediction) -> pb.PredictResponse:
     return pb.PredictResponse(
         prediction=p.prediction,
+        verdict=p.verdict,
         confidence=p.confidence,
         explanation=p.explanation,
         filename=p.filename,
@@ -18,16 +30,7 @@ def prediction_to_pb(p: Prediction) -> pb.PredictResponse:
         device=p.device,
         grad_cam_available=p.grad_cam_available,
         fake_probability=p.fake_probability,
-        faces=[
-            pb.Face(
-                box=pb.Box(x_min=f.box.x_min, y_min=f.box.y_min, x_max=f.box.x_max, y_max=f.box.y_max),
-                detection_confidence=f.detection_confidence,
-                fake_probability=f.fake_probability,
-                label=f.label,
-                confidence=f.confidence,
-            )
-            for f in p.faces
-        ],
+        faces=[face_to_pb(f) for f in p.faces],
         prediction_id=p.prediction_id,
         face_found=p.face_found,
         heatmap_png=p.heatmap_png,
@@ -49,6 +52,19 @@ def prediction_to_pb(p: Prediction) -> pb.PredictResponse:
 
 def health_to_pb(h: Health) -> pb.HealthResponse:
     return pb.HealthResponse(status=h.status, app=h.app, version=h.version, model_loaded=h.model_loaded)
+
+
+def band_to_pb(b: UncertainBandInfo) -> pb.UncertainBand:
+    return pb.UncertainBand(
+        low=b.low,
+        high=b.high,
+        target_precision=b.target_precision,
+        fitted_on=b.fitted_on,
+        abstention_share=b.measured.get("abstention_share", 0.0),
+        real_precision=b.measured.get("real_precision", 0.0),
+        deepfake_precision=b.measured.get("deepfake_precision", 0.0),
+        measured=b.measured,
+    )
 
 
 def model_info_to_pb(m: ModelInfo) -> pb.ModelInfoResponse:
@@ -79,6 +95,7 @@ def model_info_to_pb(m: ModelInfo) -> pb.ModelInfoResponse:
             expected_calibration_error=float(metrics.get("ece", 0.0)),
         ),
         version=m.version,
+        uncertain_band=band_to_pb(m.uncertain_band),
     )
 
 
@@ -94,10 +111,12 @@ def record_to_pb(r: PredictionRecord) -> pb.PredictionRecord:
         image_height=r.image_height,
         image_format=r.image_format,
         prediction=r.prediction,
+        verdict=r.verdict,
         fake_probability=r.fake_probability,
         confidence=r.confidence,
         faces=[pb.Face(box=pb.Box(**f["box"]), detection_confidence=f["detection_confidence"],
-                       fake_probability=f["fake_probability"], label=f["label"], confidence=f["confidence"])
+                       fake_probability=f["fake_probability"], label=f["label"], confidence=f["confidence"],
+                       verdict=f["verdict"])
                for f in r.faces],
         model=r.model,
         weights_sha256=r.weights_sha256,

@@ -23,7 +23,7 @@ from server.storage.writer import PredictionLog
 from tests.conftest import REPO
 from tests.integration.gateway import free_port
 from tests.integration.postgres import fresh_database, private_server
-from tests.unit.test_storage import make_record, wait_for
+from tests.unit.test_storage import make_record, old_row, wait_for
 
 LATEST = MIGRATIONS[-1][0]
 
@@ -50,6 +50,44 @@ def test_schema_and_history_on_postgresql(tmp_path: Path) -> None:
         assert [r.request_id for r in rest] == [f"req-{i}" for i in (9, 7, 5, 3, 1)] and token == ""
         assert log.delete_older_than(start + timedelta(seconds=10)) == 10
         assert count_rows(url) == 20
+        db.close()
+
+
+def test_upgrade_from_version_2_on_postgresql(tmp_path: Path) -> None:
+    """A database of the schema before verdicts, with records in it, upgrades without losing any."""
+    with fresh_database() as url:
+        db = open_database(url)
+        assert upgrade(db, target=2) == 2
+        db.close()
+        start = datetime(2026, 11, 1)
+        old = [old_row(i, "Deepfake" if i % 3 == 0 else "Real", start + timedelta(minutes=i)) for i in range(12)]
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            for row in old:
+                cur.execute(f"INSERT INTO predictions ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
+                            list(row.values()))
+        db = open_database(url)
+        assert upgrade(db) == LATEST
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*), COUNT(*) FILTER (WHERE verdict = prediction) FROM predictions")
+            assert cur.fetchone() == (12, 12)
+            cur.execute("SELECT is_nullable FROM information_schema.columns "
+                        "WHERE table_name = 'predictions' AND column_name = 'verdict'")
+            assert cur.fetchone() == ("NO",)
+            cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'predictions'")
+            indexes = {name for (name,) in cur.fetchall()}
+            assert "predictions_verdict_created_at" in indexes and "predictions_prediction_created_at" not in indexes
+        records, _ = list_predictions(db, HistoryQuery(verdict="Deepfake"))
+        assert [r.request_id for r in records] == ["req-9", "req-6", "req-3", "req-0"]
+        assert all(r.verdict == "Deepfake" and r.faces[0]["verdict"] == "Deepfake" for r in records)
+        db.close()
+        log = PredictionLog(url, tmp_path / "spool", retention_days=0)
+        log.start()
+        log.record(make_record(100, "Uncertain", datetime.now(UTC)))
+        log.close()
+        db = open_database(url)
+        (unsure,), _ = list_predictions(db, HistoryQuery(verdict="Uncertain"))
+        assert (unsure.verdict, unsure.prediction, unsure.faces[0]["verdict"]) == ("Uncertain", "Real", "Uncertain")
+        assert len(list_predictions(db, HistoryQuery())[0]) == 13
         db.close()
 
 

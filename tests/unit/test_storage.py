@@ -28,12 +28,15 @@ LATEST = MIGRATIONS[-1][0]
 
 
 def make_record(i: int = 0, verdict: str = "Real", when: datetime | None = None) -> PredictionRecord:
+    """A record with this verdict; an Uncertain one leans Deepfake (prediction) for odd ``i``, else Real."""
+    prediction = verdict if verdict != "Uncertain" else ("Deepfake" if i % 2 else "Real")
+    probability = {"Deepfake": 0.9, "Real": 0.1}[verdict] if verdict != "Uncertain" else 0.5
     return PredictionRecord(
         id=f"{i:032x}", created_at=when or datetime.now(UTC), request_id=f"req-{i}", filename=f"f{i}.jpg",
         image_sha256="ab" * 32, image_bytes=1000 + i, image_width=640, image_height=480, image_format="JPEG",
-        prediction=verdict, fake_probability=0.9 if verdict == "Deepfake" else 0.1, confidence=90.0,
+        prediction=prediction, verdict=verdict, fake_probability=probability, confidence=90.0,
         faces=[{"box": {"x_min": 1.0, "y_min": 2.0, "x_max": 3.0, "y_max": 4.0}, "detection_confidence": 0.99,
-                "fake_probability": 0.1, "label": verdict, "confidence": 90.0}],
+                "fake_probability": probability, "label": prediction, "confidence": 90.0, "verdict": verdict}],
         model="m", weights_sha256="cd" * 32, engine="torchscript", device="cpu", latency_ms=12.5,
         timings={"total_ms": 12.5}, client="127.0.0.1", explained=False,
     )
@@ -57,7 +60,7 @@ def test_fresh_database_gets_the_latest_schema(tmp_path: Path) -> None:
     db = open_database(f"sqlite:///{tmp_path / 'sub' / 'p.db'}")
     assert upgrade(db) == LATEST
     assert upgrade(db) == LATEST, "running again changes nothing"
-    assert [v.version for v in SchemaVersion.select().order_by(SchemaVersion.version)] == [1, 2]
+    assert [v.version for v in SchemaVersion.select().order_by(SchemaVersion.version)] == [1, 2, 3]
     assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -70,14 +73,58 @@ def test_upgrade_from_version_1_keeps_the_data(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         columns = [c[1] for c in conn.execute("PRAGMA table_info(predictions)")]
         assert "upload_path" not in columns
-    row = {k: v for k, v in to_row(make_record(7)).items() if k != "upload_path"}
+    row = {k: v for k, v in to_row(make_record(7)).items() if k not in ("upload_path", "verdict")}
     with sqlite3.connect(path) as conn:  # a row written with the old schema (no upload_path)
         conn.execute(f"INSERT INTO predictions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                      [str(v) if isinstance(v, datetime) else v for v in row.values()])
     assert current_version(db) == 1
-    assert upgrade(db) == 2
+    assert upgrade(db) == LATEST
     record = get_prediction(db, f"{7:032x}")
-    assert record.filename == "f7.jpg" and record.upload_path == ""
+    assert record.filename == "f7.jpg" and record.upload_path == "" and record.verdict == "Real"
+
+
+def old_row(i: int, prediction: str, when: datetime) -> dict[str, object]:
+    """A row as a server before verdicts wrote it: no verdict column, faces without a verdict."""
+    row = to_row(make_record(i, prediction, when))
+    del row["verdict"]
+    row["faces"] = row["faces"].replace(', "verdict": "' + prediction + '"', "")  # type: ignore[attr-defined]
+    assert "verdict" not in row["faces"]  # type: ignore[operator]
+    return row
+
+
+def test_upgrade_from_version_2_gives_old_records_their_prediction_as_verdict(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    db = open_database(f"sqlite:///{path}")
+    assert upgrade(db, target=2) == 2
+    start = datetime(2026, 11, 1)
+    old = [old_row(i, "Deepfake" if i % 3 == 0 else "Real", start + timedelta(minutes=i)) for i in range(12)]
+    with sqlite3.connect(path) as conn:
+        for row in old:
+            conn.execute(f"INSERT INTO predictions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                         [str(v) if isinstance(v, datetime) else v for v in row.values()])
+        assert "verdict" not in [c[1] for c in conn.execute("PRAGMA table_info(predictions)")]
+    assert upgrade(db) == LATEST
+    with sqlite3.connect(path) as conn:
+        columns = {c[1]: c for c in conn.execute("PRAGMA table_info(predictions)")}
+        assert columns["verdict"][3] == 1, "verdict is NOT NULL"
+        indexes = {r[1] for r in conn.execute("PRAGMA index_list(predictions)")}
+        assert "predictions_verdict_created_at" in indexes and "predictions_prediction_created_at" not in indexes
+        assert conn.execute("SELECT COUNT(*) FROM predictions WHERE verdict = prediction").fetchone()[0] == 12
+    records, _ = list_predictions(db, HistoryQuery(verdict="Deepfake"))
+    assert [r.request_id for r in records] == ["req-9", "req-6", "req-3", "req-0"]
+    for r in records:
+        assert r.verdict == r.prediction == "Deepfake" and r.faces[0]["verdict"] == "Deepfake"
+    assert len(list_predictions(db, HistoryQuery())[0]) == 12
+    # New records beside the old ones: the three verdicts, filtered by verdict (not by prediction).
+    db.close()
+    log = PredictionLog(f"sqlite:///{path}", tmp_path / "spool")
+    log.start()
+    log.record(make_record(100, "Uncertain", datetime.now(UTC)))
+    log.record(make_record(101, "Uncertain", datetime.now(UTC)))
+    log.close()
+    unsure, _ = list_predictions(log.db, HistoryQuery(verdict="Uncertain"))
+    assert [(r.verdict, r.prediction) for r in unsure] == [("Uncertain", "Deepfake"), ("Uncertain", "Real")]
+    assert len(list_predictions(log.db, HistoryQuery(verdict="Deepfake"))[0]) == 4
 
 
 def test_servers_starting_together_apply_each_migration_once(tmp_path: Path) -> None:
@@ -144,6 +191,19 @@ def test_full_queue_overflows_to_the_spool(tmp_path: Path) -> None:
     assert rows(tmp_path / "p.db") == 12 and log.spool_records == 0
 
 
+def test_spool_written_before_verdicts_existed_still_drains(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    spool.append([make_record(1, "Deepfake")])
+    (active,) = (tmp_path / "spool").glob("*.jsonl")
+    active.write_text(active.read_text().replace(',"verdict":"Deepfake"', "").replace(', "verdict": "Deepfake"', ""))
+    assert "verdict" not in active.read_text()
+    log = PredictionLog(f"sqlite:///{tmp_path / 'p.db'}", tmp_path / "spool")
+    log.start()
+    log.close()
+    (record,) = list_predictions(log.db, HistoryQuery())[0]
+    assert record.verdict == record.prediction == "Deepfake" and record.faces[0]["verdict"] == "Deepfake"
+
+
 def test_spool_survives_restarts_and_keeps_torn_lines_aside(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.append([make_record(1), make_record(2)])
@@ -203,7 +263,7 @@ def test_history_filters_by_verdict_and_time(filled: object) -> None:
 
 
 @pytest.mark.parametrize(("query", "message"), [
-    (HistoryQuery(verdict="Fake"), "verdict must be"),
+    (HistoryQuery(verdict="Fake"), "verdict must be Real, Deepfake, Uncertain or empty"),
     (HistoryQuery(page_size=501), "page_size must be between"),
     (HistoryQuery(start_time="yesterday"), "RFC 3339"),
     (HistoryQuery(page_token="not-a-token"), "page_token"),

@@ -25,6 +25,9 @@ def test_typed_prediction_with_heatmap(client: DeepfakeClient, photos_dir: Path)
     result = client.predict(photos_dir / "angelina_jolie.jpg", explain=True)
     assert result.filename == "angelina_jolie.jpg"
     assert result.prediction in ("Real", "Deepfake") and result.is_deepfake == (result.prediction == "Deepfake")
+    assert result.verdict in ("Real", "Deepfake", "Uncertain") and result.faces[0].verdict == result.verdict
+    band = client.model_info().uncertain_band
+    assert band is not None and (band.is_banded or result.verdict == result.prediction)
     assert len(result.faces) == 1 and result.faces[0].box.width > 100
     assert result.heatmap_png is not None and Image.open(io.BytesIO(result.heatmap_png)).format == "PNG"
     assert client.health().is_healthy
@@ -64,8 +67,12 @@ def test_history_through_the_client_and_cli(client: DeepfakeClient, served: Runn
     record = client.get_prediction(made.prediction_id)
     assert record.filename == "shea_whigham.jpg" and record.created_at.tzinfo is not None
     assert len(record.faces) == len(made.faces)
-    page = client.list_predictions(verdict=made.prediction, page_size=1)
-    assert len(page.predictions) == 1 and page.predictions[0].prediction == made.prediction
+    assert record.verdict == made.verdict and record.faces[0].verdict == made.faces[0].verdict
+    page = client.list_predictions(verdict=made.verdict, page_size=1)
+    assert len(page.predictions) == 1 and page.predictions[0].verdict == made.verdict
     assert cli(["--server", f"127.0.0.1:{served.port}", "history", "--limit", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert 1 <= len(lines) <= 3 and all("faces" in line for line in lines)
+    assert cli(["--server", f"127.0.0.1:{served.port}", "history", "--verdict", made.verdict, "--limit", "2"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines and all(f"  {made.verdict} " in line for line in lines)

@@ -1,7 +1,9 @@
 """The Python client library and CLI against a real in-process gRPC server running a canned servicer.
 
 The servicer decides by file name: ``bad.jpg`` is rejected, ``busy.jpg`` is overloaded, and so on (see
-``FAILURES``); every other file gets a canned prediction that is a deepfake when its bytes start with FAKE.
+``FAILURES``); every other file gets a canned prediction that is a deepfake when its bytes start with FAKE,
+and Uncertain (leaning Real) when they start with UNSURE. Only the Uncertain answers carry a ``verdict``: the
+others are what a server from before verdicts sends.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from deepfake_client import (
     ServerError,
     Timings,
     UnavailableError,
+    UncertainBand,
     __version__,
     _convert,
 )
@@ -108,6 +111,20 @@ class CannedDetector(detector_pb2_grpc.DeepfakeDetectorServicer):
         if request.filename == "slow.jpg":
             time.sleep(1.0)
         fake = request.image.startswith(b"FAKE")
+        if request.image.startswith(b"UNSURE"):
+            return detector_pb2.PredictResponse(
+                prediction="Real", verdict="Uncertain", confidence=58.0, explanation="Needs a human look.",
+                filename=request.filename, model="canned-lite0", device="cpu", fake_probability=0.42,
+                faces=[detector_pb2.Face(box=detector_pb2.Box(x_min=10, y_min=20, x_max=110, y_max=140),
+                                         detection_confidence=0.99, fake_probability=0.42, label="Real",
+                                         confidence=58.0, verdict="Uncertain"),
+                       detector_pb2.Face(box=detector_pb2.Box(x_min=200, y_min=30, x_max=240, y_max=80),
+                                         detection_confidence=0.8, fake_probability=0.05, label="Real",
+                                         confidence=95.0, verdict="Real")],
+                face_found=True, request_id=f"req-{request.filename or 'anon'}",
+                image_sha256=hashlib.sha256(request.image).hexdigest(), image_width=640, image_height=480,
+                engine="onnxruntime", threshold=0.5,
+            )
         return detector_pb2.PredictResponse(
             prediction="Deepfake" if fake else "Real",
             confidence=91.5 if fake else 88.0,
@@ -152,6 +169,10 @@ class CannedDetector(detector_pb2_grpc.DeepfakeDetectorServicer):
                                               precision=0.8, recall=0.7, log_loss=0.45,
                                               expected_calibration_error=0.03),
             version="0.1.0",
+            uncertain_band=detector_pb2.UncertainBand(
+                low=0.3, high=0.7, target_precision=0.95, fitted_on="calib split", abstention_share=0.21,
+                real_precision=0.96, deepfake_precision=0.951,
+                measured={"abstention_share": 0.21, "real_precision": 0.96, "deepfake_precision": 0.951}),
         )
 
 
@@ -220,19 +241,29 @@ def test_prediction_converts_every_field(client: DeepfakeClient) -> None:
         filename="face.jpg", model="canned-lite0", device="cpu", grad_cam_available=False, fake_probability=0.915,
         faces=(
             Face(box=Box(10, 20, 110, 140), detection_confidence=0.99, fake_probability=0.915, label="Deepfake",
-                 confidence=91.5),
+                 confidence=91.5, verdict="Deepfake"),
             Face(box=Box(200, 30, 240, 80), detection_confidence=0.8, fake_probability=0.05, label="Real",
-                 confidence=95.0),
+                 confidence=95.0, verdict="Real"),
         ),
         face_found=True, heatmap_png=None, request_id="req-face.jpg",
         image_sha256=hashlib.sha256(b"FAKE image bytes").hexdigest(),
         timings=Timings(decode_ms=1.5, faces_ms=10.25, inference_ms=5.0, gradcam_ms=0.0, total_ms=17.0),
         image_width=640, image_height=480, engine="torchscript", threshold=0.5,
+        verdict="Deepfake",  # this server sends no verdict (it predates them): the prediction stands in
     )
     assert result.is_deepfake and result.faces[0].is_deepfake and not result.faces[1].is_deepfake
+    assert not result.is_uncertain and not result.faces[0].is_uncertain
     assert result.faces[0].box.width == 100 and result.faces[0].box.height == 120
     assert "heatmap_png" not in repr(result)
     assert not client.predict(b"real bytes").is_deepfake
+
+
+def test_uncertain_verdict_beside_the_two_valued_prediction(client: DeepfakeClient) -> None:
+    result = client.predict(b"UNSURE image bytes", filename="unsure.jpg")
+    assert (result.verdict, result.prediction) == ("Uncertain", "Real")
+    assert result.is_uncertain and not result.is_deepfake
+    assert [(f.verdict, f.label, f.is_uncertain) for f in result.faces] == [
+        ("Uncertain", "Real", True), ("Real", "Real", False)]
 
 
 def test_heatmap_is_bytes_only_when_explained(client: DeepfakeClient) -> None:
@@ -253,9 +284,17 @@ def test_health_and_model_info(client: DeepfakeClient, servicer: CannedDetector)
         metrics=ModelMetrics(dataset="val split", images=2531, auc=0.874, accuracy=0.794, precision=0.8, recall=0.7,
                              log_loss=0.45, expected_calibration_error=0.03),
         version="0.1.0",
+        uncertain_band=UncertainBand(low=0.3, high=0.7, target_precision=0.95, fitted_on="calib split",
+                                     abstention_share=0.21, real_precision=0.96, deepfake_precision=0.951,
+                                     measured={"abstention_share": 0.21, "real_precision": 0.96,
+                                               "deepfake_precision": 0.951}),
     )
-    # Absent sub-messages: no metrics -> None, no timings -> zeros.
+    assert info.uncertain_band is not None and info.uncertain_band.is_banded
+    # Absent sub-messages: no metrics -> None, no band (an older server) -> None, no timings -> zeros.
     assert _convert.model_info_from_pb(detector_pb2.ModelInfoResponse()).metrics is None
+    assert _convert.model_info_from_pb(detector_pb2.ModelInfoResponse()).uncertain_band is None
+    no_band = detector_pb2.ModelInfoResponse(uncertain_band=detector_pb2.UncertainBand(low=0.5, high=0.5))
+    assert not _convert.model_info_from_pb(no_band).uncertain_band.is_banded  # type: ignore[union-attr]
     assert _convert.prediction_from_pb(detector_pb2.PredictResponse()).timings == Timings()
 
 
@@ -366,6 +405,24 @@ def test_cli_predict_text(target: str, tmp_path: Path, capsys: pytest.CaptureFix
     assert f"{tmp_path / 'b.png'}: Real (88.0% confident)" in out
     assert "faces: 2" in out and "box (10, 20)-(110, 140)" in out and "fake probability 0.915" in out
     assert "timings: decode 1.5 ms, faces 10.2 ms" in out and "request req-a.jpg" in out
+    assert "#1 Deepfake 91.5%" not in out and "#1 Deepfake (91.5% confident)" in out
+
+
+def test_cli_shows_the_uncertain_verdict(target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_images(tmp_path, {"u.jpg": b"UNSURE u", "r.jpg": b"real r"})
+    assert main(["--server", target, "predict", str(tmp_path / "u.jpg")]) == 0, "exit codes ignore the verdict"
+    out = capsys.readouterr().out
+    assert f"{tmp_path / 'u.jpg'}: Uncertain — needs a human look (leans Real, 58.0%)" in out
+    assert "#1 Uncertain — needs a human look (leans Real, 58.0%)" in out and "#2 Real (95.0% confident)" in out
+    assert main(["--server", target, "predict", "--json", str(tmp_path / "u.jpg")]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["verdict"] == "Uncertain" and record["is_uncertain"] is True and record["prediction"] == "Real"
+    assert [f["verdict"] for f in record["faces"]] == ["Uncertain", "Real"]
+    assert main(["--server", target, "scan", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert [(Path(r["path"]).name, r["prediction"], r["verdict"]) for r in read_csv(captured.out)] == [
+        ("r.jpg", "Real", "Real"), ("u.jpg", "Real", "Uncertain")]
+    assert "1 Real, 0 Deepfake, 1 Uncertain (needs a human look), 0 failed" in captured.err
 
 
 def test_cli_predict_json_and_heatmaps(
@@ -412,14 +469,14 @@ def test_cli_scan_csv(target: str, tmp_path: Path, capsys: pytest.CaptureFixture
     captured = capsys.readouterr()
     rows = read_csv(captured.out)
     assert list(rows[0]) == ["path", "prediction", "confidence", "fake_probability", "faces", "face_found",
-                             "request_id", "error", "heatmap"]
+                             "request_id", "error", "heatmap", "verdict"]
     assert [(Path(r["path"]).name, r["prediction"]) for r in rows] == [
         ("a.jpg", "Deepfake"), ("b.PNG", "Real"), ("c.webp", "Real")]
     assert rows[0] == {"path": str(tmp_path / "a.jpg"), "prediction": "Deepfake", "confidence": "91.5",
                        "fake_probability": "0.915", "faces": "2", "face_found": "True",
-                       "request_id": "req-a.jpg", "error": "", "heatmap": ""}
+                       "request_id": "req-a.jpg", "error": "", "heatmap": "", "verdict": "Deepfake"}
     assert "3 images in" in captured.err
-    assert "2 Real, 1 Deepfake, 0 failed" in captured.err
+    assert "2 Real, 1 Deepfake, 0 Uncertain (needs a human look), 0 failed" in captured.err
 
     assert main(["--server", target, "scan", "--recursive", str(tmp_path)]) == 0
     rows = read_csv(capsys.readouterr().out)
@@ -449,8 +506,10 @@ def test_cli_scan_json_output_file_with_failures(
     assert by_name["busy-once.jpg"]["prediction"] == "Real" and by_name["busy-once.jpg"]["error"] is None
     assert by_name["img01.jpg"] | {"path": ""} == {
         "path": "", "prediction": "Deepfake", "confidence": 91.5, "fake_probability": 0.915, "faces": 2,
-        "face_found": True, "request_id": "req-img01.jpg", "error": None, "heatmap": None}
-    assert "15 images in" in captured.err and "7 Real, 6 Deepfake, 2 failed" in captured.err
+        "face_found": True, "request_id": "req-img01.jpg", "error": None, "heatmap": None, "verdict": "Deepfake"}
+    assert by_name["bad.jpg"]["verdict"] is None
+    assert "15 images in" in captured.err and "7 Real, 6 Deepfake, 0 Uncertain (needs a human look), 2 failed" \
+        in captured.err
     assert "Traceback" not in captured.err
 
 
@@ -544,6 +603,10 @@ def test_cli_health_and_model_info(target: str, servicer: CannedDetector, capsys
     text = capsys.readouterr().out
     assert "architecture" in text and "efficientnet_lite0" in text and "3,400,000 (3,300,000 trainable)" in text
     assert "ROC AUC" in text and "0.874" in text
+    assert "uncertain band " in text
+    assert ("  [0.300, 0.700) is Uncertain (needs a human look); target precision 95%, fitted on "
+            "calib split; measured: abstention share 0.210, Real precision 0.960, Deepfake precision 0.951") in text
     assert main(["--server", target, "model-info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["labels"] == ["Real", "Deepfake"] and info["metrics"]["images"] == 2531
+    assert info["uncertain_band"]["low"] == 0.3 and info["uncertain_band"]["fitted_on"] == "calib split"

@@ -28,6 +28,7 @@ from .models import (
     PredictionPage,
     PredictionRecord,
     Timings,
+    UncertainBand,
 )
 
 __all__ = [
@@ -53,5 +54,6 @@ __all__ = [
     "ServerError",
     "Timings",
     "UnavailableError",
+    "UncertainBand",
     "__version__",
 ]

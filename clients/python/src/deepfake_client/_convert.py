@@ -6,7 +6,17 @@ from datetime import datetime
 
 from deepfake.v1 import detector_pb2
 
-from .models import Box, Face, Health, ModelInfo, ModelMetrics, Prediction, PredictionRecord, Timings
+from .models import (
+    Box,
+    Face,
+    Health,
+    ModelInfo,
+    ModelMetrics,
+    Prediction,
+    PredictionRecord,
+    Timings,
+    UncertainBand,
+)
 
 
 def box_from_pb(msg: detector_pb2.Box) -> Box:
@@ -20,6 +30,8 @@ def face_from_pb(msg: detector_pb2.Face) -> Face:
         fake_probability=msg.fake_probability,
         label=msg.label,
         confidence=msg.confidence,
+        # Servers older than verdicts send none: without a band the verdict is the label.
+        verdict=msg.verdict or msg.label,
     )
 
 
@@ -55,6 +67,7 @@ def prediction_from_pb(msg: detector_pb2.PredictResponse) -> Prediction:
         engine=msg.engine,
         threshold=msg.threshold,
         prediction_id=msg.prediction_id,
+        verdict=msg.verdict or msg.prediction,
     )
 
 
@@ -80,6 +93,7 @@ def record_from_pb(msg: detector_pb2.PredictionRecord) -> PredictionRecord:
         latency_ms=msg.latency_ms,
         client=msg.client,
         explained=msg.explained,
+        verdict=msg.verdict or msg.prediction,
     )
 
 
@@ -97,6 +111,19 @@ def metrics_from_pb(msg: detector_pb2.ModelMetrics) -> ModelMetrics:
         recall=msg.recall,
         log_loss=msg.log_loss,
         expected_calibration_error=msg.expected_calibration_error,
+    )
+
+
+def band_from_pb(msg: detector_pb2.UncertainBand) -> UncertainBand:
+    return UncertainBand(
+        low=msg.low,
+        high=msg.high,
+        target_precision=msg.target_precision,
+        fitted_on=msg.fitted_on,
+        abstention_share=msg.abstention_share,
+        real_precision=msg.real_precision,
+        deepfake_precision=msg.deepfake_precision,
+        measured=dict(msg.measured),
     )
 
 
@@ -118,4 +145,5 @@ def model_info_from_pb(msg: detector_pb2.ModelInfoResponse) -> ModelInfo:
         init=msg.init,
         metrics=metrics_from_pb(msg.metrics) if msg.HasField("metrics") else None,
         version=msg.version,
+        uncertain_band=band_from_pb(msg.uncertain_band) if msg.HasField("uncertain_band") else None,
     )

@@ -1,6 +1,7 @@
 """``deepfake-detect``: classify images from the command line.
 
 Exit codes: 0 success, 1 a call or a file failed (or the server is unhealthy), 2 usage error, 130 interrupted.
+They never depend on the verdict (Real, Deepfake or Uncertain): read it from the output.
 Errors that would fail every call the same way (server down, bad API key) stop the command with one line.
 """
 
@@ -34,13 +35,16 @@ from .errors import (
     PermissionDeniedError,
     UnavailableError,
 )
-from .models import DEEPFAKE, REAL, Health, ModelInfo, Prediction
+from .models import DEEPFAKE, REAL, UNCERTAIN, VERDICTS, Health, ModelInfo, Prediction
 
 PROG = "deepfake-detect"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
+# New columns go at the end, so that readers of the older columns by position keep working.
 SCAN_FIELDS = (
     "path", "prediction", "confidence", "fake_probability", "faces", "face_found", "request_id", "error", "heatmap",
+    "verdict",
 )
+NEEDS_A_LOOK = "needs a human look"
 # Errors that say nothing about the image: every further call would fail the same way, so stop at once.
 _FATAL = (UnavailableError, AuthenticationError, PermissionDeniedError)
 _OVERLOAD_RETRIES = 3
@@ -91,7 +95,8 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
     env = os.environ if environ is None else environ
     parser = argparse.ArgumentParser(
         prog=PROG, description="Detect deepfaked faces in images with a deepfake detection server.",
-        epilog="exit codes: 0 ok, 1 a call or file failed, 2 usage error",
+        epilog="exit codes: 0 ok, 1 a call or file failed, 2 usage error (never the verdict: Real, Deepfake "
+        "or Uncertain is in the output)",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _connection_options(parser)
@@ -130,7 +135,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
 
     history = commands.add_parser("history", parents=[common], help="list recorded predictions, newest first",
                                   description="List the server's prediction history, newest first.")
-    history.add_argument("--verdict", choices=["Real", "Deepfake"], help="only this verdict")
+    history.add_argument("--verdict", choices=VERDICTS, help="only this verdict")
     history.add_argument("--since", metavar="TIME", default="", help="RFC 3339 start time, e.g. 2026-11-26T00:00:00Z")
     history.add_argument("--until", metavar="TIME", default="", help="RFC 3339 end time (exclusive)")
     history.add_argument("--limit", type=_positive_int, default=50, help="records to show (default 50)")
@@ -244,11 +249,19 @@ def _prediction_dict(result: Prediction) -> dict[str, Any]:
     data = dataclasses.asdict(result)
     del data["heatmap_png"]
     data["is_deepfake"] = result.is_deepfake
+    data["is_uncertain"] = result.is_uncertain
     return data
 
 
+def _verdict_text(verdict: str, prediction: str, confidence: float) -> str:
+    """'Real (97.0% confident)', or 'Uncertain — needs a human look (leans Real, 62.0%)'."""
+    if verdict == UNCERTAIN:
+        return f"{UNCERTAIN} — {NEEDS_A_LOOK} (leans {prediction}, {confidence:.1f}%)"
+    return f"{verdict} ({confidence:.1f}% confident)"
+
+
 def _format_prediction(label: str, result: Prediction, heatmap: Path | None, explain: bool) -> str:
-    lines = [f"{label}: {result.prediction} ({result.confidence:.1f}% confident)"
+    lines = [f"{label}: {_verdict_text(result.verdict, result.prediction, result.confidence)}"
              f" | fake probability {result.fake_probability:.3f}, threshold {result.threshold:.2f}"]
     if result.explanation:
         lines.append(f"  {result.explanation}")
@@ -256,7 +269,8 @@ def _format_prediction(label: str, result: Prediction, heatmap: Path | None, exp
         lines.append(f"  faces: {len(result.faces)}")
         for i, face in enumerate(result.faces, 1):
             b = face.box
-            lines.append(f"    #{i} {face.label} {face.confidence:.1f}%  fake probability {face.fake_probability:.3f}"
+            lines.append(f"    #{i} {_verdict_text(face.verdict, face.label, face.confidence)}"
+                         f"  fake probability {face.fake_probability:.3f}"
                          f"  box ({b.x_min:.0f}, {b.y_min:.0f})-({b.x_max:.0f}, {b.y_max:.0f})"
                          f"  face score {face.detection_confidence:.2f}")
     else:
@@ -326,6 +340,7 @@ class ScanRow:
     request_id: str | None = None
     error: str | None = None
     heatmap: str | None = None
+    verdict: str | None = None
 
 
 class _RowWriter:
@@ -387,7 +402,7 @@ class _Scanner:
         return ScanRow(
             path=str(path), prediction=result.prediction, confidence=round(result.confidence, 4),
             fake_probability=round(result.fake_probability, 6), faces=len(result.faces),
-            face_found=result.face_found, request_id=result.request_id, heatmap=heatmap,
+            face_found=result.face_found, request_id=result.request_id, heatmap=heatmap, verdict=result.verdict,
         )
 
     def _predict(self, path: Path) -> Prediction:
@@ -428,7 +443,7 @@ def _cmd_scan(args: argparse.Namespace, client: DeepfakeClient) -> int:
     elapsed = time.monotonic() - started
     rate = len(files) / elapsed if elapsed > 0 else 0.0
     print(f"{len(files)} images in {elapsed:.1f} s ({rate:.1f} images/s): {counts[REAL]} Real, "
-          f"{counts[DEEPFAKE]} Deepfake, {counts['error']} failed"
+          f"{counts[DEEPFAKE]} Deepfake, {counts[UNCERTAIN]} Uncertain ({NEEDS_A_LOOK}), {counts['error']} failed"
           + (f"; rows written to {args.output}" if args.output else ""), file=sys.stderr)
     return 1 if counts["error"] else 0
 
@@ -455,7 +470,7 @@ def _scan(scanner: _Scanner, files: list[Path], writer: _RowWriter, concurrency:
             except _Aborted:
                 break
             writer.write(row)
-            counts["error" if row.error is not None else row.prediction or ""] += 1
+            counts["error" if row.error is not None else row.verdict or ""] += 1
         if scanner.fatal is not None:
             raise scanner.fatal
     finally:
@@ -489,7 +504,8 @@ def _cmd_model_info(args: argparse.Namespace, client: DeepfakeClient) -> int:
         ("engine", info.engine), ("device", info.device), ("model path", info.model_path),
         ("parameters", f"{info.total_parameters:,} ({info.trainable_parameters:,} trainable)"),
         ("input size", info.input_size), ("labels", ", ".join(info.labels)), ("threshold", info.threshold),
-        ("calibration", info.calibration), ("face detector", info.face_detector),
+        ("calibration", info.calibration), ("uncertain band", _band_text(info)),
+        ("face detector", info.face_detector),
         ("weights sha256", info.weights_sha256), ("service version", info.version),
     ]
     m = info.metrics
@@ -505,6 +521,21 @@ def _cmd_model_info(args: argparse.Namespace, client: DeepfakeClient) -> int:
     return 0
 
 
+def _band_text(info: ModelInfo) -> str:
+    band = info.uncertain_band
+    if band is None or not band.is_banded:
+        return "none (every verdict is Real or Deepfake)"
+    text = f"[{band.low:.3f}, {band.high:.3f}) is Uncertain ({NEEDS_A_LOOK})"
+    if band.target_precision:
+        text += f"; target precision {band.target_precision:.0%}"
+    if band.fitted_on:
+        text += f", fitted on {band.fitted_on}"
+    measured = [f"{name} {value:.3f}" for name, value in (("abstention share", band.abstention_share),
+                                                         ("Real precision", band.real_precision),
+                                                         ("Deepfake precision", band.deepfake_precision)) if value]
+    return text + (f"; measured: {', '.join(measured)}" if measured else "")
+
+
 def _cmd_history(args: argparse.Namespace, client: DeepfakeClient) -> int:
     shown, token = 0, ""
     while shown < args.limit:
@@ -514,7 +545,8 @@ def _cmd_history(args: argparse.Namespace, client: DeepfakeClient) -> int:
             if args.json:
                 print(json.dumps({**dataclasses.asdict(record), "created_at": record.created_at.isoformat()}))
             else:
-                print(f"{record.created_at:%Y-%m-%d %H:%M:%S}  {record.prediction:<8} {record.confidence:5.1f}%  "
+                print(f"{record.created_at:%Y-%m-%d %H:%M:%S}  {record.verdict:<9} {record.confidence:5.1f}% "
+                      f"{record.prediction:<8}  "
                       f"faces {len(record.faces)}  {record.filename}  ({record.id})")
         shown += len(page.predictions)
         token = page.next_page_token

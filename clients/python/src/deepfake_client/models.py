@@ -11,6 +11,9 @@ from datetime import datetime
 
 REAL = "Real"
 DEEPFAKE = "Deepfake"
+UNCERTAIN = "Uncertain"
+"""A verdict, never a ``prediction``: the probability lies inside the model's uncertain band (needs a human look)."""
+VERDICTS = (REAL, DEEPFAKE, UNCERTAIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +44,20 @@ class Face:
     fake_probability: float
     """Calibrated probability that this face is a deepfake, 0-1."""
     label: str
-    """``"Real"`` or ``"Deepfake"``."""
+    """``"Real"`` or ``"Deepfake"``: the decision threshold alone (two-valued, for compatibility)."""
     confidence: float
     """Confidence in ``label``, 0-100."""
+    verdict: str = ""
+    """``"Real"``, ``"Deepfake"`` or ``"Uncertain"`` (inside the model's uncertain band: needs a human look).
+    Equal to ``label`` for a model without a band, and filled with ``label`` by servers older than verdicts."""
 
     @property
     def is_deepfake(self) -> bool:
         return self.label == DEEPFAKE
+
+    @property
+    def is_uncertain(self) -> bool:
+        return self.verdict == UNCERTAIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +76,8 @@ class Prediction:
     """The verdict for one image."""
 
     prediction: str
-    """``"Real"`` or ``"Deepfake"`` (Deepfake when any face is a deepfake)."""
+    """``"Real"`` or ``"Deepfake"`` (Deepfake when any face is a deepfake); two-valued for compatibility,
+    see ``verdict``."""
     confidence: float
     """Confidence in ``prediction``, 0-100."""
     explanation: str
@@ -92,10 +103,20 @@ class Prediction:
     """Probability at or above which a face is called a deepfake."""
     prediction_id: str = ""
     """Id of this prediction in the server's history (``DeepfakeClient.get_prediction``)."""
+    verdict: str = ""
+    """``"Real"``, ``"Deepfake"`` or ``"Uncertain"``: Deepfake when any face's verdict is, else Uncertain when
+    any face's is, else Real. Uncertain means the probability lies inside the model's uncertain band
+    (``ModelInfo.uncertain_band``): the image needs a human look. Equal to ``prediction`` for a model
+    without a band, and filled with ``prediction`` by servers older than verdicts."""
 
     @property
     def is_deepfake(self) -> bool:
+        """The two-valued answer (``prediction``); a Deepfake *verdict* is ``verdict == DEEPFAKE``."""
         return self.prediction == DEEPFAKE
+
+    @property
+    def is_uncertain(self) -> bool:
+        return self.verdict == UNCERTAIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +143,8 @@ class PredictionRecord:
     latency_ms: float
     client: str
     explained: bool
+    verdict: str = ""
+    """``"Real"``, ``"Deepfake"`` or ``"Uncertain"``, as ``Prediction.verdict``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +185,27 @@ class ModelMetrics:
 
 
 @dataclass(frozen=True, slots=True)
+class UncertainBand:
+    """Calibrated probabilities in ``[low, high)`` get the verdict Uncertain; ``low == high`` means no band."""
+
+    low: float
+    high: float
+    target_precision: float
+    """The precision each verdict outside the band was chosen to reach on ``fitted_on`` (0 without a band)."""
+    fitted_on: str
+    abstention_share: float
+    """Share of ``fitted_on`` inside the band, as measured when it was fitted (0 when not recorded)."""
+    real_precision: float
+    deepfake_precision: float
+    measured: dict[str, float] = field(default_factory=dict)
+    """Every number the model spec records for the band, by name."""
+
+    @property
+    def is_banded(self) -> bool:
+        return self.high > self.low
+
+
+@dataclass(frozen=True, slots=True)
 class ModelInfo:
     """What model answers: architecture, weights, engine, device, preprocessing and quality."""
 
@@ -183,3 +227,5 @@ class ModelInfo:
     """None when the server reported no metrics."""
     version: str
     """Service version."""
+    uncertain_band: UncertainBand | None = None
+    """Where the verdict is Uncertain; None from servers older than verdicts."""

@@ -37,6 +37,8 @@ def test_every_prediction_is_recorded_and_can_be_fetched(stub: Stub, photos_dir:
     assert record.request_id == response.request_id and record.image_sha256 == response.image_sha256
     assert (record.image_width, record.image_height, record.image_format) == (1200, 630, "JPEG")
     assert record.prediction == response.prediction and len(record.faces) == 6
+    assert record.verdict == response.verdict
+    assert [f.verdict for f in record.faces] == [f.verdict for f in response.faces]
     assert record.fake_probability == pytest.approx(response.fake_probability)
     assert record.model == "efficientnet_lite0-dfdc" and len(record.weights_sha256) == 64
     assert record.engine == "onnxruntime" and record.client == "127.0.0.1" and record.latency_ms > 0
@@ -52,9 +54,11 @@ def test_history_filters_and_errors_over_grpc(stub: Stub, photos_dir: Path) -> N
     following = stub.ListPredictions(pb.ListPredictionsRequest(page_size=1, page_token=page.next_page_token),
                                      timeout=30)
     assert following.predictions[0].id != page.predictions[0].id
-    for verdict in ("Real", "Deepfake"):
+    for verdict in ("Real", "Deepfake", "Uncertain"):
         listed = stub.ListPredictions(pb.ListPredictionsRequest(verdict=verdict, page_size=500), timeout=30)
-        assert {r.prediction for r in listed.predictions} <= {verdict}
+        assert {r.verdict for r in listed.predictions} <= {verdict}
+        # The shipped spec here has no band: a verdict is always the prediction.
+        assert all(r.prediction == r.verdict for r in listed.predictions)
     assert not history_ids(stub, start_time="2999-01-01T00:00:00Z")
     for bad in ({"verdict": "Fake"}, {"page_size": 1000}, {"end_time": "soon"}):
         with pytest.raises(grpc.RpcError) as info:

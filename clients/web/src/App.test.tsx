@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { PredictionRecord } from './api';
 import { App } from './App';
 import { loadApiKey, saveApiKey } from './apiKey';
-import { jsonResponse, makePrediction, makeRecord, TINY_PNG_BASE64 } from './test/fixtures';
+import { jsonResponse, makePrediction, makeRecord, makeUncertainPrediction, TINY_PNG_BASE64 } from './test/fixtures';
 
 const HEALTHY = { status: 'healthy', app: 'Deepfake Detection API', version: '0.1.0', model_loaded: true };
 const MODEL_INFO = {
@@ -128,6 +128,41 @@ describe('App', () => {
     expect((await screen.findByTestId('verdict')).textContent).toBe('Real');
     expect(button.disabled).toBe(false);
     expect(button.textContent).toBe('Analyze image');
+  });
+
+  it('shows an Uncertain verdict as needing a human look, with the model band in the footer', async () => {
+    const user = userEvent.setup();
+    const band = {
+      low: 0.3,
+      high: 0.7,
+      target_precision: 0.95,
+      fitted_on: 'the calibration split',
+      abstention_share: 0.2,
+    };
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (input: RequestInfo | URL) => {
+        const url = String(input);
+        if (url === '/health') return jsonResponse(HEALTHY);
+        if (url === '/model-info') return jsonResponse({ ...MODEL_INFO, uncertain_band: band });
+        if (url.startsWith('/predict')) return jsonResponse(makeUncertainPrediction());
+        return page([]);
+      }),
+    );
+    render(<App />);
+    expect((await screen.findByTestId('model-band')).textContent).toBe(
+      'Uncertain (needs a human look) for deepfake probabilities from 30% up to 70%, so that the other verdicts ' +
+        'are right at least 95% of the time on the calibration split (20% of those images were Uncertain).',
+    );
+    await user.upload(screen.getByTestId('file-input'), jpeg());
+    await user.click(screen.getByTestId('analyze-button'));
+    expect((await screen.findByTestId('verdict')).textContent).toBe('Uncertain');
+    expect(screen.getByTestId('verdict').parentElement!.textContent).toBe('Verdict: Uncertain — needs a human look');
+    expect(screen.getByTestId('probability-note').textContent).toMatch(/Uncertain in between/);
+    expect(screen.getByRole('status').textContent).toMatch(/^Analysis complete: Uncertain — needs a human look\./);
+    const item = (await screen.findAllByTestId('history-item'))[0]!;
+    expect(within(item).getByTestId('verdict-tag').textContent).toBe('Uncertain');
+    expect(screen.getAllByTestId('face-box')[0]!.getAttribute('data-verdict')).toBe('Uncertain');
   });
 
   it('rejects a non-image file without calling the server', async () => {

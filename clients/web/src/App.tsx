@@ -15,7 +15,7 @@ import {
   loadApiKey,
   saveApiKey,
 } from './apiKey';
-import { formatPercent, formatWhen } from './format';
+import { formatPercent, formatWhen, verdictText, verdictTone } from './format';
 import { useHealth } from './useHealth';
 import { recordFromAnalysis, usePredictionHistory } from './usePredictionHistory';
 import { validateImageFile } from './validation';
@@ -38,6 +38,12 @@ interface Selection {
 interface Analysis extends Selection {
   id: string;
   result: PredictResponse;
+}
+
+/** "Real, 93% confidence", or "Uncertain — needs a human look" (its confidence is in the prediction). */
+function spokenVerdict(r: { verdict: string; confidence: number }): string {
+  if (verdictTone(r.verdict) === 'uncertain') return verdictText(r.verdict);
+  return `${r.verdict}, ${formatPercent(r.confidence)} confidence`;
 }
 
 /** Analyses whose images stay reopenable; older ones fall back to the history record. */
@@ -192,9 +198,7 @@ export function App() {
       setAnalyses((kept) => [analysis, ...kept.filter((a) => a.id !== id)].slice(0, ANALYSES_KEPT));
       addAnalysis(record);
       setShown(record);
-      setAnnouncement(
-        `Analysis complete: ${result.prediction}, ${formatPercent(result.confidence)} confidence. ${result.explanation}`,
-      );
+      setAnnouncement(`Analysis complete: ${spokenVerdict(result)}. ${result.explanation}`);
     } catch (err) {
       if (err instanceof ApiError && err.kind === 'aborted') return;
       setAnnouncement('');
@@ -222,8 +226,7 @@ export function App() {
       setSelection(kept ? { file: kept.file, previewUrl: kept.previewUrl } : null);
       const name = record.filename || 'an untitled image';
       setAnnouncement(
-        `Showing the analysis of ${name} from ${formatWhen(record.created_at)}: ` +
-          `${record.prediction}, ${formatPercent(record.confidence)} confidence.`,
+        `Showing the analysis of ${name} from ${formatWhen(record.created_at)}: ${spokenVerdict(record)}.`,
       );
     },
     [analyses],
@@ -280,7 +283,7 @@ export function App() {
           <section className="card" aria-labelledby="result-heading" aria-busy={busy}>
             <h2 id="result-heading">Result</h2>
             {shownAnalysis ? (
-              <ResultView result={shownAnalysis.result} />
+              <ResultView result={shownAnalysis.result} band={modelInfo?.uncertain_band} />
             ) : shown ? (
               <RecordView record={shown} />
             ) : (

@@ -70,6 +70,22 @@ describe('predict', () => {
     expect(result.timings.total_ms).toBe(0);
     expect(result.prediction_id).toBe('');
     expect(result.faces[0]!.box).toEqual({ x_min: 0, y_min: 0, x_max: 0, y_max: 0 });
+    // A server from before verdicts: the verdict is the two-valued prediction (no band then).
+    expect(result.verdict).toBe('Real');
+    expect(result.faces[0]!.verdict).toBe('Real');
+  });
+
+  it('keeps an Uncertain verdict beside the two-valued prediction', async () => {
+    mockFetch(async () =>
+      jsonResponse({
+        prediction: 'Deepfake',
+        verdict: 'Uncertain',
+        faces: [{ label: 'Deepfake', verdict: 'Uncertain' }],
+      }),
+    );
+    const result = await predict(image(), { explain: false });
+    expect([result.verdict, result.prediction]).toEqual(['Uncertain', 'Deepfake']);
+    expect([result.faces[0]!.verdict, result.faces[0]!.label]).toEqual(['Uncertain', 'Deepfake']);
   });
 
   it('shows the message of a JSON error body', async () => {
@@ -192,6 +208,27 @@ describe('health and model info', () => {
     expect(info.metrics.images).toBe(2531);
     expect(info.labels).toEqual(['Real', 'Deepfake']);
     expect(info.version).toBe('');
+    expect(info.uncertain_band).toEqual({
+      low: 0,
+      high: 0,
+      target_precision: 0,
+      fitted_on: '',
+      abstention_share: 0,
+      real_precision: 0,
+      deepfake_precision: 0,
+    });
+  });
+
+  it('parses the uncertain band of /model-info', async () => {
+    mockFetch(async () =>
+      jsonResponse({
+        model_name: 'v2',
+        uncertain_band: { low: 0.2, high: 0.8, target_precision: 0.95, fitted_on: 'calib', abstention_share: 0.18 },
+      }),
+    );
+    const band = (await getModelInfo()).uncertain_band;
+    expect(band).toMatchObject({ low: 0.2, high: 0.8, target_precision: 0.95, fitted_on: 'calib' });
+    expect(band.abstention_share).toBe(0.18);
   });
 });
 
@@ -228,6 +265,7 @@ describe('prediction history', () => {
     const page = await listPredictions();
     expect(page.next_page_token).toBe('');
     expect(page.predictions[0]).toMatchObject({ id: 'x', image_bytes: 42, faces: [], explained: false, filename: '' });
+    expect(page.predictions[0]!.verdict).toBe('Deepfake');
 
     mockFetch(async () => jsonResponse({ next_page_token: '' }));
     await expect(listPredictions()).resolves.toEqual({ predictions: [], next_page_token: '' });

@@ -13,8 +13,14 @@ export interface Face {
   box: Box;
   detection_confidence: number;
   fake_probability: number;
+  /** "Real" or "Deepfake": the threshold alone. */
   label: string;
   confidence: number;
+  /**
+   * "Real", "Deepfake" or "Uncertain". "Uncertain": the deepfake probability lies inside the model's
+   * uncertain band, where the model cannot decide reliably, so the face needs a human look.
+   */
+  verdict: string;
 }
 
 export interface StageTimings {
@@ -26,6 +32,9 @@ export interface StageTimings {
 }
 
 export interface PredictResponse {
+  /** "Real", "Deepfake" or "Uncertain": Deepfake when any face is, else Uncertain when any face is, else Real. */
+  verdict: string;
+  /** "Real" or "Deepfake" (two-valued, for compatibility). */
   prediction: string;
   confidence: number;
   explanation: string;
@@ -62,6 +71,8 @@ export interface PredictionRecord {
   image_height: number;
   image_format: string;
   prediction: string;
+  /** "Real", "Deepfake" or "Uncertain", as in PredictResponse. */
+  verdict: string;
   fake_probability: number;
   confidence: number;
   faces: Face[];
@@ -81,7 +92,7 @@ export interface ListPredictionsResponse {
 }
 
 export interface ListPredictionsQuery {
-  /** "Real" or "Deepfake"; empty for both. */
+  /** "Real", "Deepfake" or "Uncertain"; empty for all. */
   verdict?: string;
   pageSize?: number;
   pageToken?: string;
@@ -108,6 +119,17 @@ export interface ModelMetrics {
   expected_calibration_error: number;
 }
 
+/** Probabilities in [low, high) get the verdict Uncertain; low == high means the model has no band. */
+export interface UncertainBand {
+  low: number;
+  high: number;
+  target_precision: number;
+  fitted_on: string;
+  abstention_share: number;
+  real_precision: number;
+  deepfake_precision: number;
+}
+
 export interface ModelInfoResponse {
   model_name: string;
   device: string;
@@ -125,6 +147,7 @@ export interface ModelInfoResponse {
   init: string;
   metrics: ModelMetrics;
   version: string;
+  uncertain_band: UncertainBand;
 }
 
 export type ApiErrorKind = 'http' | 'network' | 'timeout' | 'aborted' | 'invalid-response';
@@ -230,6 +253,8 @@ function normalizeFace(raw: unknown): Face {
     fake_probability: num(f.fake_probability),
     label: str(f.label),
     confidence: num(f.confidence),
+    // A server from before verdicts sends none: without an uncertain band the verdict is the label.
+    verdict: str(f.verdict) || str(f.label),
   };
 }
 
@@ -246,6 +271,7 @@ export function normalizePredictResponse(raw: unknown): PredictResponse {
   }
   const t = isRecord(raw.timings) ? raw.timings : {};
   return {
+    verdict: str(raw.verdict) || raw.prediction,
     prediction: raw.prediction,
     confidence: num(raw.confidence),
     explanation: str(raw.explanation),
@@ -292,6 +318,7 @@ export function normalizePredictionRecord(raw: unknown): PredictionRecord {
     image_height: num(raw.image_height),
     image_format: str(raw.image_format),
     prediction: str(raw.prediction),
+    verdict: str(raw.verdict) || str(raw.prediction),
     fake_probability: num(raw.fake_probability),
     confidence: num(raw.confidence),
     faces: Array.isArray(raw.faces) ? raw.faces.map(normalizeFace) : [],
@@ -407,6 +434,7 @@ export async function getModelInfo(opts: RequestOptions = {}): Promise<ModelInfo
   const raw = await requestJson('/model-info', { method: 'GET' }, { timeoutMs: 10_000, ...opts });
   const m = isRecord(raw) ? raw : {};
   const metrics = isRecord(m.metrics) ? m.metrics : {};
+  const band = isRecord(m.uncertain_band) ? m.uncertain_band : {};
   return {
     model_name: str(m.model_name),
     device: str(m.device),
@@ -433,6 +461,15 @@ export async function getModelInfo(opts: RequestOptions = {}): Promise<ModelInfo
       expected_calibration_error: num(metrics.expected_calibration_error),
     },
     version: str(m.version),
+    uncertain_band: {
+      low: num(band.low),
+      high: num(band.high),
+      target_precision: num(band.target_precision),
+      fitted_on: str(band.fitted_on),
+      abstention_share: num(band.abstention_share),
+      real_precision: num(band.real_precision),
+      deepfake_precision: num(band.deepfake_precision),
+    },
   };
 }
 

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { formatMs, formatPercent, formatProbability, formatWhen, verdictTone } from './format';
+import { formatMs, formatPercent, formatProbability, formatWhen, hasBand, verdictText, verdictTone } from './format';
 
 describe('format', () => {
+  it('names the three verdicts', () => {
+    expect(verdictTone('Uncertain')).toBe('uncertain');
+    expect(verdictText('Uncertain')).toBe('Uncertain — needs a human look');
+    expect(verdictText('Real')).toBe('Real');
+    expect(verdictText('Deepfake')).toBe('Deepfake');
+    expect(hasBand({ low: 0.3, high: 0.7 })).toBe(true);
+    expect(hasBand({ low: 0.5, high: 0.5 })).toBe(false);
+  });
+
   it('formats percentages', () => {
     expect(formatPercent(92.64)).toBe('92.6%');
     expect(formatPercent(100)).toBe('100%');

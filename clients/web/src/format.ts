@@ -1,13 +1,27 @@
 // Small display helpers shared by the components, so numbers read the same everywhere.
 
-export type Verdict = 'real' | 'fake' | 'unknown';
+export type Verdict = 'real' | 'fake' | 'uncertain' | 'unknown';
 
-/** Maps the API's label ("Real" / "Deepfake") to a tone used for colours and icons. */
+/** Maps the API's verdict ("Real" / "Deepfake" / "Uncertain") or label to a tone used for colours and icons. */
 export function verdictTone(label: string): Verdict {
   const l = label.trim().toLowerCase();
   if (l === 'real') return 'real';
   if (l === 'deepfake' || l === 'fake') return 'fake';
+  if (l === 'uncertain') return 'uncertain';
   return 'unknown';
+}
+
+/** What an Uncertain verdict asks of the reader, everywhere it is shown. */
+export const NEEDS_A_LOOK = 'needs a human look';
+
+/** The verdict in words: "Uncertain — needs a human look", else the verdict itself. */
+export function verdictText(verdict: string): string {
+  return verdictTone(verdict) === 'uncertain' ? `Uncertain — ${NEEDS_A_LOOK}` : verdict;
+}
+
+/** True when the model has an uncertain band (Uncertain verdicts are possible). */
+export function hasBand(band: { low: number; high: number }): boolean {
+  return band.high > band.low;
 }
 
 export function clampPercent(value: number): number {

@@ -37,7 +37,7 @@ describe('usePredictionHistory', () => {
     const fetchMock = serveHistory((q) => {
       const all = [...(written ? [makeRecord({ id: 'new', prediction: 'Deepfake' })] : []), makeRecord({ id: 'old' })];
       const verdict = q.get('verdict');
-      const predictions = all.filter((r) => !verdict || r.prediction === verdict);
+      const predictions = all.filter((r) => !verdict || r.verdict === verdict);
       return jsonResponse({ predictions, next_page_token: '' });
     });
     const { result } = renderHook(() => usePredictionHistory());
@@ -62,6 +62,26 @@ describe('usePredictionHistory', () => {
     expect(ids(result.current)).toEqual(['new', 'old']);
     // The server's record replaced the merged one.
     expect(result.current.entries[0]!.created_at).toBe(makeRecord().created_at);
+  });
+
+  it('filters merged analyses by their verdict, Uncertain included', async () => {
+    const fetchMock = serveHistory(() => jsonResponse({ predictions: [], next_page_token: '' }));
+    const { result } = renderHook(() => usePredictionHistory());
+    await waitFor(() => expect(result.current.loading).toBe(false));
+    const unsure = makeRecord({ id: 'unsure', verdict: 'Uncertain', prediction: 'Deepfake' });
+    act(() => result.current.addAnalysis(unsure));
+    await waitFor(() => expect(result.current.loading).toBe(false));
+    expect(ids(result.current)).toEqual(['unsure']);
+
+    act(() => result.current.setVerdict('Deepfake'));
+    await waitFor(() => expect(String(fetchMock.mock.calls.at(-1)![0])).toContain('verdict=Deepfake'));
+    await waitFor(() => expect(result.current.loading).toBe(false));
+    expect(ids(result.current)).toEqual([]);
+
+    act(() => result.current.setVerdict('Uncertain'));
+    await waitFor(() => expect(String(fetchMock.mock.calls.at(-1)![0])).toContain('verdict=Uncertain'));
+    await waitFor(() => expect(result.current.loading).toBe(false));
+    expect(ids(result.current)).toEqual(['unsure']);
   });
 
   it('reports a failed first page and recovers on reload', async () => {
@@ -125,6 +145,7 @@ describe('recordFromAnalysis', () => {
       image_bytes: 2048,
       image_format: 'JPEG',
       prediction: 'Deepfake',
+      verdict: 'Deepfake',
       confidence: 87.4,
       latency_ms: 341.4,
       explained: true,

@@ -8,7 +8,7 @@ export const HISTORY_PAGE_SIZE = 20;
 /** Bounds the merged analyses when the history stays down (they are then never listed). */
 const PENDING_LIMIT = 20;
 
-export type VerdictFilter = '' | 'Real' | 'Deepfake';
+export type VerdictFilter = '' | 'Real' | 'Deepfake' | 'Uncertain';
 
 /**
  * Why the last request failed: `unavailable` (503, network, rate limit…), `key-required` (401 without a
@@ -55,6 +55,7 @@ export function recordFromAnalysis(
     image_height: result.image_height,
     image_format: file.type.replace(/^image\//, '').toUpperCase(),
     prediction: result.prediction,
+    verdict: result.verdict,
     fake_probability: result.fake_probability,
     confidence: result.confidence,
     faces: result.faces,
@@ -137,7 +138,7 @@ export function usePredictionHistory(apiKey = ''): PredictionHistory {
 
   const entries = useMemo(() => {
     const listed = new Set(records.map((r) => r.id));
-    const merged = pending.filter((r) => !listed.has(r.id) && (!verdict || r.prediction === verdict));
+    const merged = pending.filter((r) => !listed.has(r.id) && (!verdict || r.verdict === verdict));
     return merged.length ? [...merged, ...records] : records;
   }, [pending, records, verdict]);
 

@@ -46,6 +46,20 @@ describe('HistoryList', () => {
     expect(screen.queryByTestId('history-error')).toBeNull();
   });
 
+  it('shows an Uncertain record in its own tone and words, without a confidence figure', () => {
+    const unsure = makeRecord({ id: 'u', filename: 'u.jpg', verdict: 'Uncertain', prediction: 'Real', confidence: 58 });
+    const history = fakeHistory({ entries: [unsure, ...RECORDS] });
+    render(<HistoryList history={history} selectedId={null} onSelect={vi.fn()} />);
+    const item = screen.getAllByTestId('history-item')[0]!;
+    expect(item.textContent).toMatch(/^u\.jpgUncertainneeds a human look/);
+    expect(item.textContent).not.toMatch(/58%/);
+    const tag = within(item).getByTestId('verdict-tag');
+    expect(tag.className).toContain('tag--uncertain');
+    expect(tag.getAttribute('title')).toBe('Uncertain — needs a human look');
+    const second = screen.getAllByTestId('history-item')[1]!;
+    expect(within(second).getByTestId('verdict-tag').className).toContain('tag--fake');
+  });
+
   it('filters by verdict', async () => {
     const user = userEvent.setup();
     const history = fakeHistory({ verdict: 'Real', entries: [] });
@@ -57,6 +71,9 @@ describe('HistoryList', () => {
 
     await user.selectOptions(filter, 'Deepfake');
     expect(history.setVerdict).toHaveBeenCalledWith('Deepfake');
+    expect([...filter.options].map((o) => o.value)).toEqual(['', 'Real', 'Deepfake', 'Uncertain']);
+    await user.selectOptions(filter, 'Uncertain');
+    expect(history.setVerdict).toHaveBeenCalledWith('Uncertain');
   });
 
   it('loads more and moves focus to the first new entry', async () => {

@@ -1,8 +1,9 @@
 import { useEffect, useId, useRef } from 'react';
 import type { PredictionRecord } from '../api';
 import { API_KEY_REJECTED_MESSAGE, API_KEY_REQUIRED_MESSAGE } from '../apiKey';
-import { formatPercent, formatWhen, verdictTone } from '../format';
+import { formatPercent, formatWhen, NEEDS_A_LOOK, verdictTone } from '../format';
 import type { HistoryFailure, PredictionHistory, VerdictFilter } from '../usePredictionHistory';
+import { VerdictTag } from './ResultView';
 
 interface HistoryListProps {
   history: PredictionHistory;
@@ -14,6 +15,7 @@ const FILTERS: { value: VerdictFilter; label: string }[] = [
   { value: '', label: 'All' },
   { value: 'Real', label: 'Real' },
   { value: 'Deepfake', label: 'Deepfake' },
+  { value: 'Uncertain', label: 'Uncertain' },
 ];
 
 // Quiet texts: the history is secondary, analysing keeps working whatever happened to it.
@@ -101,8 +103,12 @@ export function HistoryList({ history, selectedId, onSelect }: HistoryListProps)
                     {r.filename || 'Untitled image'}
                   </span>
                   <span className="history__meta">
-                    <span className={`tag tag--${verdictTone(r.prediction)}`}>{r.prediction}</span>
-                    <span>{formatPercent(r.confidence)}</span>
+                    <VerdictTag verdict={r.verdict} />
+                    {verdictTone(r.verdict) === 'uncertain' ? (
+                      <span className="history__need">{NEEDS_A_LOOK}</span>
+                    ) : (
+                      <span>{formatPercent(r.confidence)}</span>
+                    )}
                     <time dateTime={r.created_at}>{formatWhen(r.created_at)}</time>
                   </span>
                 </button>

@@ -1,6 +1,6 @@
 import { fireEvent, render, screen } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { makePrediction, TINY_PNG_BASE64 } from '../test/fixtures';
+import { makePrediction, makeUncertainPrediction, TINY_PNG_BASE64 } from '../test/fixtures';
 import { ImageOverlay } from './ImageOverlay';
 
 describe('ImageOverlay', () => {
@@ -24,6 +24,16 @@ describe('ImageOverlay', () => {
     // The frame keeps the server's aspect ratio, so the percent boxes match the picture.
     const frame = container.querySelector('.overlay__frame') as HTMLElement;
     expect(frame.style.aspectRatio).toBe('1200 / 600');
+  });
+
+  it('marks an Uncertain face in its own style and words, without a confidence it does not have', () => {
+    render(<ImageOverlay result={makeUncertainPrediction()} imageUrl="blob:test/1" />);
+    const boxes = screen.getAllByTestId('face-box');
+    expect(boxes[0]!.getAttribute('class')).toContain('face-box--uncertain');
+    expect(boxes[0]!.getAttribute('data-verdict')).toBe('Uncertain');
+    expect(boxes[0]!.getAttribute('data-label')).toBe('Deepfake');
+    expect(boxes[0]!.textContent).toBe('1 · Uncertain?');
+    expect(boxes[1]!.getAttribute('class')).toContain('face-box--real');
   });
 
   it('stacks the heatmap over the image and the slider sets its opacity', () => {

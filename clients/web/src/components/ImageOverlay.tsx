@@ -57,10 +57,19 @@ export function ImageOverlay({ result, imageUrl }: ImageOverlayProps) {
         {showBoxes && boxes.length > 0 && (
           <svg className="overlay__boxes" aria-hidden="true" focusable="false">
             {boxes.map(({ face, rect, n }) => {
-              const tone = verdictTone(face.label);
+              const tone = verdictTone(face.verdict);
               const place = labelPlacement(rect);
+              // An Uncertain face's confidence is in its two-valued label, not in "Uncertain": no number.
+              const detail =
+                tone === 'uncertain' ? ' · Uncertain?' : ` · ${face.verdict} ${formatPercent(face.confidence)}`;
               return (
-                <g key={n} className={`face-box face-box--${tone}`} data-testid="face-box" data-label={face.label}>
+                <g
+                  key={n}
+                  className={`face-box face-box--${tone}`}
+                  data-testid="face-box"
+                  data-label={face.label}
+                  data-verdict={face.verdict}
+                >
                   {/* A dark outline under the coloured one keeps the box visible on light and dark images. */}
                   <rect
                     className="face-box__halo"
@@ -87,7 +96,7 @@ export function ImageOverlay({ result, imageUrl }: ImageOverlayProps) {
                     {n}
                     {/* Hidden on narrow frames (CSS container query), where captions would overlap;
                         the numbered table in the result lists every face in full. */}
-                    <tspan className="face-box__detail">{` · ${face.label} ${formatPercent(face.confidence)}`}</tspan>
+                    <tspan className="face-box__detail">{detail}</tspan>
                   </text>
                 </g>
               );

@@ -1,4 +1,5 @@
 import type { ModelInfoResponse } from '../api';
+import { formatProbability, hasBand, NEEDS_A_LOOK } from '../format';
 
 interface ModelInfoPanelProps {
   info: ModelInfoResponse | null;
@@ -41,6 +42,23 @@ export function ModelInfoPanel({ info, failed }: ModelInfoPanelProps) {
         </p>
       ) : (
         <p className="small muted">{failed ? 'Model information is unavailable.' : 'Loading model information…'}</p>
+      )}
+      {info && hasBand(info.uncertain_band) && (
+        <p className="small" data-testid="model-band">
+          Uncertain ({NEEDS_A_LOOK}) for deepfake probabilities from {formatProbability(info.uncertain_band.low)} up
+          to {formatProbability(info.uncertain_band.high)}
+          {info.uncertain_band.target_precision > 0 && (
+            <>
+              , so that the other verdicts are right at least{' '}
+              {formatProbability(info.uncertain_band.target_precision)} of the time
+            </>
+          )}
+          {info.uncertain_band.fitted_on && <> on {info.uncertain_band.fitted_on}</>}
+          {info.uncertain_band.abstention_share > 0 && (
+            <> ({formatProbability(info.uncertain_band.abstention_share)} of those images were Uncertain)</>
+          )}
+          .
+        </p>
       )}
       <p className="small muted">
         Verdicts are probabilities from a model trained on 2019–2020 video face swaps. Use them to prioritise

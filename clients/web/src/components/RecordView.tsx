@@ -1,9 +1,8 @@
 import type { PredictionRecord } from '../api';
-import { formatMs, formatProbability, formatWhen, verdictTone } from '../format';
+import { formatMs, formatProbability, formatWhen } from '../format';
 import { formatBytes } from '../validation';
-import { ConfidenceBar } from './ConfidenceBar';
 import { InfoIcon } from './icons';
-import { FacesTable, NoFaceNotice, VerdictBanner } from './ResultView';
+import { FacesTable, NoFaceNotice, VerdictBanner, VerdictConfidence } from './ResultView';
 
 /** A history record without its analysis in memory: the server keeps no image, heatmap or explanation. */
 export function RecordView({ record }: { record: PredictionRecord }) {
@@ -17,12 +16,8 @@ export function RecordView({ record }: { record: PredictionRecord }) {
 
   return (
     <div className="result">
-      <VerdictBanner prediction={record.prediction} />
-      <ConfidenceBar
-        value={record.confidence}
-        tone={verdictTone(record.prediction)}
-        label="Confidence in this verdict"
-      />
+      <VerdictBanner verdict={record.verdict} />
+      <VerdictConfidence verdict={record.verdict} prediction={record.prediction} confidence={record.confidence} />
       <p className="small muted">Deepfake probability {formatProbability(record.fake_probability)}</p>
 
       <p className="notice" data-testid="image-not-stored">

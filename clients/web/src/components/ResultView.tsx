@@ -1,38 +1,79 @@
 import { useId } from 'react';
-import type { Face, PredictResponse } from '../api';
-import { formatMs, formatPercent, formatProbability, verdictTone, type Verdict } from '../format';
+import type { Face, PredictResponse, UncertainBand } from '../api';
+import {
+  hasBand,
+  formatMs,
+  formatPercent,
+  formatProbability,
+  NEEDS_A_LOOK,
+  verdictText,
+  verdictTone,
+  type Verdict,
+} from '../format';
 import { ConfidenceBar } from './ConfidenceBar';
-import { CheckIcon, WarningIcon, InfoIcon } from './icons';
+import { CheckIcon, WarningIcon, InfoIcon, QuestionIcon } from './icons';
 
 const HINTS: Record<Verdict, string> = {
   fake: 'Signs of manipulation found. Route this image for human review.',
   real: 'No signs of manipulation found in the analysed image.',
+  uncertain: 'The model cannot tell reliably whether this image is authentic. Have a person review it.',
   unknown: 'The service returned an unrecognised verdict.',
 };
 
 function VerdictIcon({ tone }: { tone: Verdict }) {
   if (tone === 'fake') return <WarningIcon />;
   if (tone === 'real') return <CheckIcon />;
+  if (tone === 'uncertain') return <QuestionIcon />;
   return <InfoIcon />;
 }
 
 /** The verdict spelled out, with an icon; colour only reinforces it. */
-export function VerdictBanner({ prediction }: { prediction: string }) {
-  const tone = verdictTone(prediction);
+export function VerdictBanner({ verdict }: { verdict: string }) {
+  const tone = verdictTone(verdict);
   return (
-    <div className={`verdict verdict--${tone}`}>
+    <div className={`verdict verdict--${tone}`} data-tone={tone}>
       <span className="verdict__icon">
         <VerdictIcon tone={tone} />
       </span>
       <div>
         <p className="verdict__label">
           <span className="visually-hidden">Verdict: </span>
-          <span data-testid="verdict">{prediction}</span>
+          <span data-testid="verdict">{verdict}</span>
+          {tone === 'uncertain' && <span className="verdict__need"> — {NEEDS_A_LOOK}</span>}
         </p>
         <p className="verdict__hint">{HINTS[tone]}</p>
       </div>
     </div>
   );
+}
+
+/** A verdict as a small tag: its words (and, for Uncertain, what it asks) carry the meaning, not its colour. */
+export function VerdictTag({ verdict }: { verdict: string }) {
+  const tone = verdictTone(verdict);
+  return (
+    <span className={`tag tag--${tone}`} data-testid="verdict-tag" title={verdictText(verdict)}>
+      {tone === 'uncertain' && <QuestionIcon className="tag__icon" />}
+      {verdict}
+    </span>
+  );
+}
+
+/**
+ * The confidence bar for a verdict. `confidence` is the API's confidence in the two-valued `prediction`,
+ * so for an Uncertain verdict the bar says which way the model leans instead of claiming confidence in it.
+ */
+export function VerdictConfidence({
+  verdict,
+  prediction,
+  confidence,
+}: {
+  verdict: string;
+  prediction: string;
+  confidence: number;
+}) {
+  const tone = verdictTone(verdict);
+  const label = tone === 'uncertain' ? `Leans ${prediction}, too close to call` : 'Confidence in this verdict';
+  return <ConfidenceBar value={confidence} tone={tone} label={label} />;
 }
 
 export function NoFaceNotice() {
@@ -67,10 +108,19 @@ export function FacesTable({ faces }: { faces: readonly Face[] }) {
               <tr key={i}>
                 <td>{i + 1}</td>
                 <td>
-                  <span className={`tag tag--${verdictTone(face.label)}`}>{face.label}</span>
+                  <VerdictTag verdict={face.verdict} />
+                  {verdictTone(face.verdict) === 'uncertain' && (
+                    <span className="faces__need small">{NEEDS_A_LOOK}</span>
+                  )}
                 </td>
                 <td>{formatProbability(face.fake_probability)}</td>
-                <td>{formatPercent(face.confidence)}</td>
+                <td>
+                  {formatPercent(face.confidence)}
+                  {/* The confidence is in the two-valued label, so say which one it is for an Uncertain face. */}
+                  {verdictTone(face.verdict) === 'uncertain' && (
+                    <span className="faces__need small">leans {face.label}</span>
+                  )}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -80,21 +130,43 @@ export function FacesTable({ faces }: { faces: readonly Face[] }) {
   );
 }
 
+/** How the probability maps to a verdict: the threshold, or the uncertain band when the model has one. */
+function ProbabilityNote({
+  probability,
+  threshold,
+  band,
+}: {
+  probability: number;
+  threshold: number;
+  band?: UncertainBand | null;
+}) {
+  const p = formatProbability(probability);
+  if (band && hasBand(band)) {
+    return (
+      <p className="small muted" data-testid="probability-note">
+        Deepfake probability {p} (Real below {formatProbability(band.low)}, Deepfake at{' '}
+        {formatProbability(band.high)} or above, Uncertain in between)
+      </p>
+    );
+  }
+  return (
+    <p className="small muted" data-testid="probability-note">
+      Deepfake probability {p} (called a deepfake at {formatProbability(threshold)} or above)
+    </p>
+  );
+}
+
 /** An analysis made in this tab, from the full answer (explanation, stage timings). */
-export function ResultView({ result }: { result: PredictResponse }) {
-  const tone = verdictTone(result.prediction);
+export function ResultView({ result, band }: { result: PredictResponse; band?: UncertainBand | null }) {
   const t = result.timings;
   const engineLine = [result.engine, result.device && `on ${result.device}`].filter(Boolean).join(' ');
 
   return (
     <div className="result">
-      <VerdictBanner prediction={result.prediction} />
+      <VerdictBanner verdict={result.verdict} />
 
-      <ConfidenceBar value={result.confidence} tone={tone} label="Confidence in this verdict" />
-      <p className="small muted">
-        Deepfake probability {formatProbability(result.fake_probability)} (called a deepfake at{' '}
-        {formatProbability(result.threshold)} or above)
-      </p>
+      <VerdictConfidence verdict={result.verdict} prediction={result.prediction} confidence={result.confidence} />
+      <ProbabilityNote probability={result.fake_probability} threshold={result.threshold} band={band} />
 
       <p className="result__explanation" data-testid="explanation">
         {result.explanation}

@@ -4,8 +4,10 @@ import type { PredictResponse, PredictionRecord } from '../api';
 export const TINY_PNG_BASE64 =
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
 
+/** An answer from a model without an uncertain band: the verdict follows `prediction` unless overridden. */
 export function makePrediction(overrides: Partial<PredictResponse> = {}): PredictResponse {
   return {
+    verdict: overrides.verdict ?? overrides.prediction ?? 'Deepfake',
     prediction: 'Deepfake',
     confidence: 87.4,
     explanation: '2 faces were analysed; face 1 looks like a deepfake (deepfake probability 87%).',
@@ -23,6 +25,7 @@ export function makePrediction(overrides: Partial<PredictResponse> = {}): Predic
         fake_probability: 0.874,
         label: 'Deepfake',
         confidence: 87.4,
+        verdict: 'Deepfake',
       },
       {
         box: { x_min: 900, y_min: 60, x_max: 1050, y_max: 240 },
@@ -30,6 +33,7 @@ export function makePrediction(overrides: Partial<PredictResponse> = {}): Predic
         fake_probability: 0.12,
         label: 'Real',
         confidence: 88,
+        verdict: 'Real',
       },
     ],
     heatmap_png: TINY_PNG_BASE64,
@@ -44,7 +48,42 @@ export function makePrediction(overrides: Partial<PredictResponse> = {}): Predic
   };
 }
 
-/** A history record as GET /v1/predictions sends it. */
+/**
+ * An answer from a model with an uncertain band: face 1 (probability 0.62) is inside it, face 2 below it.
+ * The image leans Deepfake (`prediction`) but its verdict is Uncertain.
+ */
+export function makeUncertainPrediction(overrides: Partial<PredictResponse> = {}): PredictResponse {
+  return makePrediction({
+    verdict: 'Uncertain',
+    prediction: 'Deepfake',
+    confidence: 62,
+    fake_probability: 0.62,
+    explanation:
+      '2 faces were analysed; the model cannot tell whether face 1 (numbered largest first) is authentic, so the ' +
+      'image needs a human look (highest deepfake probability 62%).',
+    faces: [
+      {
+        box: { x_min: 300, y_min: 150, x_max: 600, y_max: 450 },
+        detection_confidence: 0.9999,
+        fake_probability: 0.62,
+        label: 'Deepfake',
+        confidence: 62,
+        verdict: 'Uncertain',
+      },
+      {
+        box: { x_min: 900, y_min: 60, x_max: 1050, y_max: 240 },
+        detection_confidence: 0.998,
+        fake_probability: 0.12,
+        label: 'Real',
+        confidence: 88,
+        verdict: 'Real',
+      },
+    ],
+    ...overrides,
+  });
+}
+
+/** A history record as GET /v1/predictions sends it (the verdict follows `prediction` unless overridden). */
 export function makeRecord(overrides: Partial<PredictionRecord> = {}): PredictionRecord {
   const p = makePrediction();
   return {
@@ -58,6 +97,7 @@ export function makeRecord(overrides: Partial<PredictionRecord> = {}): Predictio
     image_height: 630,
     image_format: 'JPEG',
     prediction: 'Real',
+    verdict: overrides.verdict ?? overrides.prediction ?? 'Real',
     fake_probability: 0.07,
     confidence: 93,
     faces: [
@@ -67,6 +107,7 @@ export function makeRecord(overrides: Partial<PredictionRecord> = {}): Predictio
         fake_probability: 0.07,
         label: 'Real',
         confidence: 93,
+        verdict: 'Real',
       },
     ],
     model: 'efficientnet_lite0-dfdc',

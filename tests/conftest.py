@@ -18,7 +18,8 @@ from deepfake.v1 import detector_pb2_grpc
 from server.app import MESSAGE_LIMIT, RunningServer, build_service, create_server
 from server.config import Config
 from server.model.factory import create_model, get_architecture
-from server.model.spec import SPEC_FILENAME, WEIGHTS_FILENAME, ModelSpec, UncertainBand, sha256_file
+from server.model.spec import WEIGHTS_FILENAME, ModelSpec, sha256_file
+from tests.integration.banded import Banded, banded_server
 from tests.integration.gateway import Envoy, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,18 +82,6 @@ def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def shipped_weights_with_band(directory: Path, band: UncertainBand | None = None) -> Path:
-    """weights/default's files linked into ``directory`` beside a copy of its spec with this uncertain band
-    (None: no band), so a test knows the band whatever the shipped spec says."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for source in (REPO / "weights" / "default").iterdir():
-        if source.is_file() and source.name != SPEC_FILENAME:
-            (directory / source.name).symlink_to(source.resolve())
-    spec = ModelSpec.load(REPO / "weights" / "default")
-    spec.replace(uncertain=band or UncertainBand(low=spec.threshold, high=spec.threshold)).save(directory)
-    return directory
-
-
 CHANNEL_OPTIONS = [("grpc.max_send_message_length", MESSAGE_LIMIT), ("grpc.max_receive_message_length", MESSAGE_LIMIT)]
 
 
@@ -128,3 +117,11 @@ def gateway(served: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> 
     """Envoy in front of the shared server, as `make run` configures it."""
     with Envoy(settings_for(served.port), tmp_path_factory.mktemp("envoy")) as envoy:
         yield envoy
+
+
+@pytest.fixture(scope="session")
+def banded(stub: detector_pb2_grpc.DeepfakeDetectorStub, dfdc_dir: Path, photos_dir: Path,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Banded]:
+    """A second real server (with Envoy) whose spec has an uncertain band around known images' probabilities."""
+    with banded_server(stub, dfdc_dir, photos_dir, tmp_path_factory.mktemp("banded")) as running:
+        yield running

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, FileChooser, Page, expect
 
+from tests.integration.banded import UNSURE_PHOTO, Banded
 from tests.integration.gateway import UI_DIST, Envoy
 
 
@@ -130,3 +131,38 @@ def test_a_server_with_api_keys_asks_for_one_and_accepts_it(browser: Browser, ph
             context.close()
     finally:
         server.stop(1.0)
+
+
+def test_uncertain_verdict_is_amber_worded_and_filterable(browser: Browser, banded: Banded, photos_dir: Path,
+                                                          artifacts: Path) -> None:
+    """A server whose model has an uncertain band: a photo inside it reads "Uncertain — needs a human look"
+    in amber (not the red alarm) in the banner, the face box, the faces table and the history."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(banded.envoy.url + "/")
+    expect(page.get_by_test_id("model-band")).to_contain_text("Uncertain (needs a human look)", timeout=15_000)
+    analyze(page, photos_dir / UNSURE_PHOTO)
+    expect(page.get_by_test_id("verdict")).to_have_text("Uncertain", timeout=60_000)
+    banner = page.locator(".verdict")
+    expect(banner).to_contain_text("Uncertain — needs a human look")
+    expect(banner).to_have_class(re.compile(r"\bverdict--uncertain\b"))
+    colours = banner.evaluate("e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color]")
+    assert colours == ["rgb(255, 244, 219)", "rgb(138, 90, 0)"], colours  # amber, not the red of Deepfake
+    expect(page.get_by_test_id("explanation")).to_contain_text("needs a human look")
+    box = page.get_by_test_id("face-box")
+    expect(box).to_have_count(1)
+    expect(box).to_have_attribute("data-verdict", "Uncertain")
+    expect(page.locator("table.faces")).to_contain_text("needs a human look")
+    first = page.get_by_test_id("history-item").first
+    expect(first).to_contain_text(UNSURE_PHOTO)
+    expect(first).to_contain_text("needs a human look")
+    page.screenshot(path=str(artifacts / "ui-uncertain.png"), full_page=True)
+
+    page.get_by_test_id("history-filter").select_option("Uncertain")
+    expect(page.get_by_test_id("history-item").first).to_contain_text(UNSURE_PHOTO, timeout=15_000)
+    tags = page.get_by_test_id("history-item").get_by_test_id("verdict-tag")
+    assert set(tags.all_inner_texts()) == {"Uncertain"}
+    assert errors == [], errors
+    context.close()

@@ -1,82 +1,18 @@
-"""The three-way verdict end to end: a real server whose model spec has an uncertain band, over gRPC and
-over REST through a real Envoy, with its prediction log and metrics.
-
-The band is placed around probabilities the shipped model gives known images (asked of the shared server
-without a band first), so the test holds for any shipped weights: a real DFDC crop and a photo's face fall
-inside it, a clearly real and a clearly fake crop outside.
-"""
+"""The three-way verdict end to end: a real server whose model spec has an uncertain band (the ``banded``
+fixture, tests/integration/banded.py), over gRPC and over REST through a real Envoy, with its prediction log
+and metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import pytest
 import requests
 from deepfake.v1 import detector_pb2 as pb
-from deepfake.v1 import detector_pb2_grpc
 
-from server.app import RunningServer, build_service, create_server
-from server.config import Config
-from server.model.spec import UncertainBand
-from tests.conftest import CHANNEL_OPTIONS, shipped_weights_with_band
-from tests.integration.gateway import Envoy, settings_for
+from tests.integration.banded import FAKE_CROP, REAL_CROP, UNSURE_CROP, UNSURE_PHOTO, Banded, Stub
 from tests.unit.test_storage import wait_for
-
-Stub = detector_pb2_grpc.DeepfakeDetectorStub
-UNSURE_CROP = "real/aaferzprat.jpg"  # shipped model: about 0.31
-REAL_CROP = "real/aabqyygbaa.jpg"  # about 0.003
-FAKE_CROP = "fake/aabdogagch.jpg"  # about 0.99
-UNSURE_PHOTO = "paul_rudd.jpg"  # one face, about 0.52
-MARGIN = 0.05
-
-
-@dataclass(frozen=True)
-class Banded:
-    server: RunningServer
-    stub: Stub
-    envoy: Envoy
-    band: UncertainBand
-    threshold: float
-    probability: dict[str, float]  # image -> probability from the server without a band
-
-
-@pytest.fixture(scope="module")
-def banded(stub: Stub, dfdc_dir: Path, photos_dir: Path,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Banded]:
-    probability = {
-        name: stub.Predict(pb.PredictRequest(image=(dfdc_dir / name).read_bytes(), is_face_crop=True),
-                           timeout=60).fake_probability
-        for name in (UNSURE_CROP, REAL_CROP, FAKE_CROP)
-    }
-    photo = stub.Predict(pb.PredictRequest(image=(photos_dir / UNSURE_PHOTO).read_bytes()), timeout=60)
-    assert len(photo.faces) == 1
-    probability[UNSURE_PHOTO] = photo.faces[0].fake_probability
-    threshold = photo.threshold
-    inside = (probability[UNSURE_CROP], probability[UNSURE_PHOTO], threshold)
-    band = UncertainBand(low=max(0.0, min(inside) - MARGIN), high=min(1.0, max(inside) + MARGIN),
-                         target_precision=0.95, fitted_on="test: around known images",
-                         measured={"abstention_share": 0.25, "real_precision": 0.97, "deepfake_precision": 0.95})
-    assert probability[REAL_CROP] < band.low and probability[FAKE_CROP] >= band.high, (probability, band)
-
-    var = tmp_path_factory.mktemp("banded")
-    weights = shipped_weights_with_band(var / "weights", band)
-    config = Config(port=0, weights=weights, database_url=f"sqlite:///{var / 'predictions.db'}",
-                    spool_dir=var / "spool", metrics_port=0)
-    service = build_service(config)
-    assert service.prediction_log is not None
-    service.prediction_log.start()
-    service.load()
-    server = create_server(config, service)
-    server.mark_serving()
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{server.port}", options=CHANNEL_OPTIONS) as channel, \
-                Envoy(settings_for(server.port), var) as envoy:
-            yield Banded(server, detector_pb2_grpc.DeepfakeDetectorStub(channel), envoy, band, threshold, probability)
-    finally:
-        server.stop(1.0)
 
 
 def test_grpc_verdicts_inside_and_outside_the_band(banded: Banded, dfdc_dir: Path) -> None:

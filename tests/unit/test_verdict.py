@@ -16,7 +16,7 @@ from server.domain import Box, FaceResult, RequestContext
 from server.model.spec import ModelSpec, UncertainBand
 from server.service import DetectionService, _explain, image_verdict
 from server.transport.codec import model_info_to_pb, prediction_to_pb
-from tests.conftest import shipped_weights_with_band
+from tests.weights import shipped_weights_with_band
 
 LABELS = ("Real", "Deepfake")
 

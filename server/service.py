@@ -265,8 +265,10 @@ class DetectionService:
             f"fitted on {c.fitted_on or 'nothing'}",
             face_detector=f"{spec.face_crop.detector} (facenet-pytorch)", weights_sha256=spec.weights_sha256,
             init=spec.init, version=__version__, metrics=val,
+            # Without a band, low == high == threshold: where the verdict changes, as with a band.
             uncertain_band=UncertainBandInfo(
-                low=band.low, high=band.high, target_precision=band.target_precision, fitted_on=band.fitted_on,
+                low=band.low if band.banded else spec.threshold, high=band.high if band.banded else spec.threshold,
+                target_precision=band.target_precision, fitted_on=band.fitted_on,
                 measured={k: float(v) for k, v in band.measured.items()
                           if isinstance(v, int | float) and not isinstance(v, bool)},
             ),

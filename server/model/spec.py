@@ -88,6 +88,11 @@ class UncertainBand:
     # Measured when the band was fitted: precision of each verdict outside the band and the abstention share.
     measured: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def banded(self) -> bool:
+        """False for ``low == high``: no band (whatever the two values are; the default 0.5 included)."""
+        return self.high > self.low
+
     def verdict(self, probability: float, labels: tuple[str, str]) -> str:
         if probability >= self.high:
             return labels[1]
@@ -129,6 +134,8 @@ class ModelSpec:
 
     def verdict_for(self, probability: float) -> str:
         """The three-valued verdict: ``label_for`` outside the uncertain band, "Uncertain" inside it."""
+        if not self.uncertain.banded:  # no band: the threshold alone decides, wherever low == high sits
+            return self.label_for(probability)
         return self.uncertain.verdict(probability, self.labels)
 
     def replace(self, **changes: Any) -> ModelSpec:
@@ -155,7 +162,7 @@ class ModelSpec:
         values["face_crop"] = FaceCrop(**values.get("face_crop", {}))
         spec = cls(**values)
         band = spec.uncertain
-        if not 0.0 <= band.low <= spec.threshold <= band.high <= 1.0:
+        if band.low > band.high or (band.banded and not 0.0 <= band.low <= spec.threshold <= band.high <= 1.0):
             raise ValueError(f"uncertain band [{band.low}, {band.high}) must contain the threshold {spec.threshold}")
         return spec
 

@@ -41,6 +41,14 @@ def test_band_gives_three_verdicts_and_no_band_gives_the_label() -> None:
         "Real", "Real", "Uncertain", "Uncertain", "Uncertain", "Deepfake", "Deepfake"]
     for p in (0.0, 0.3, 0.4999, 0.5, 0.7, 1.0):
         assert base.verdict_for(p) == base.label_for(p)
+    # No band (low == high) follows the threshold wherever the default band sits, and such a spec loads.
+    low_threshold = base.replace(threshold=0.4)
+    assert low_threshold.verdict_for(0.45) == low_threshold.label_for(0.45) == "Deepfake"
+    assert ModelSpec.from_dict(low_threshold.to_dict()) == low_threshold
+    with pytest.raises(ValueError, match="must contain the threshold"):
+        ModelSpec.from_dict(base.replace(uncertain=UncertainBand(low=0.6, high=0.8)).to_dict())
+    with pytest.raises(ValueError, match="must contain the threshold"):
+        ModelSpec.from_dict(base.replace(uncertain=UncertainBand(low=0.6, high=0.4)).to_dict())
 
 
 def face(p: float, verdict: str) -> FaceResult:

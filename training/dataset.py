@@ -1,7 +1,8 @@
 """Face-crop datasets in the original app's layout: ``real/`` and ``deepfake/`` (or ``fake/``).
 
-An optional ``manifest.csv`` (columns ``path,label`` and optionally ``split``, ``split_unit``) names the
-train/val split; use it, because a random image split puts the same person on both sides.
+An optional ``manifest.csv`` (columns ``path`` or ``file``, ``label`` and optionally ``split``,
+``split_unit``, ``generator``) names the split; use it, because a random image split puts the same person on
+both sides. ``training.splits`` refines the shared data's splits into train / val / calib / test.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class Sample:
     label: int  # 0 real, 1 deepfake
     split: str = ""
     group: str = ""  # identity group that must stay on one side of a split
+    generator: str = ""  # what made the image, where the manifest says (reported per generator)
+    source_video: str = ""  # the real video a deepfake was made from (its real crop is ``<source_video>.jpg``)
 
 
 def discover(data_dir: Path) -> list[Sample]:
@@ -63,10 +66,12 @@ def _from_manifest(data_dir: Path, manifest: Path) -> list[Sample]:
         for row in csv.DictReader(fh):
             label = MANIFEST_LABELS.get(row["label"].strip().lower())
             if label is None:
-                raise ValueError(f"{manifest}: unknown label {row['label']!r} for {row['path']}")
-            samples.append(
-                Sample(data_dir / row["path"], label, row.get("split", ""), row.get("split_unit", ""))
-            )
+                raise ValueError(f"{manifest}: unknown label {row['label']!r} in {row}")
+            path = row.get("path") or row.get("file")
+            if not path:
+                raise ValueError(f"{manifest}: a row without a path (columns path or file)")
+            samples.append(Sample(data_dir / path, label, row.get("split", ""), row.get("split_unit", ""),
+                                  row.get("generator", ""), Path(row.get("source_video", "")).stem))
     return samples
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import threading
 import time
@@ -269,8 +270,8 @@ class DetectionService:
             uncertain_band=UncertainBandInfo(
                 low=band.low if band.banded else spec.threshold, high=band.high if band.banded else spec.threshold,
                 target_precision=band.target_precision, fitted_on=band.fitted_on,
-                measured={k: float(v) for k, v in band.measured.items()
-                          if isinstance(v, int | float) and not isinstance(v, bool)},
+                measured={k: float(v) for k, v in band.measured.items()  # numbers only; NaN: not measurable
+                          if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)},
             ),
             metrics_dataset=f"{spec.training.get('data', '?')}: {spec.training.get('split', '')}" if val else "",
         )

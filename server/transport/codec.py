@@ -60,9 +60,10 @@ def band_to_pb(b: UncertainBandInfo) -> pb.UncertainBand:
         high=b.high,
         target_precision=b.target_precision,
         fitted_on=b.fitted_on,
-        abstention_share=b.measured.get("abstention_share", 0.0),
-        real_precision=b.measured.get("real_precision", 0.0),
-        deepfake_precision=b.measured.get("deepfake_precision", 0.0),
+        # The names training.metrics.fit_uncertain_band gives them in the spec.
+        abstention_share=b.measured.get("uncertain_share", 0.0),
+        real_precision=b.measured.get("precision_real", 0.0),
+        deepfake_precision=b.measured.get("precision_deepfake", 0.0),
         measured=b.measured,
     )
 

@@ -56,7 +56,7 @@ def banded_server(stub: Stub, dfdc_dir: Path, photos_dir: Path, var: Path) -> It
     inside = (probability[UNSURE_CROP], probability[UNSURE_PHOTO], threshold)
     band = UncertainBand(low=max(0.0, min(inside) - MARGIN), high=min(1.0, max(inside) + MARGIN),
                          target_precision=0.95, fitted_on="test: around known images",
-                         measured={"abstention_share": 0.25, "real_precision": 0.97, "deepfake_precision": 0.95})
+                         measured={"uncertain_share": 0.25, "precision_real": 0.97, "precision_deepfake": 0.95})
     if not (probability[REAL_CROP] < band.low and probability[FAKE_CROP] >= band.high):
         raise AssertionError(f"pick other images: these fall inside {band}: {probability}")
 

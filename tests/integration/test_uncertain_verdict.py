@@ -76,8 +76,9 @@ def test_rest_through_envoy_says_uncertain(banded: Banded, dfdc_dir: Path, photo
     info = requests.get(f"{url}/model-info", timeout=10).json()
     assert info["uncertain_band"]["low"] == pytest.approx(banded.band.low)
     assert info["uncertain_band"]["high"] == pytest.approx(banded.band.high)
-    assert info["uncertain_band"]["measured"] == {"abstention_share": 0.25, "real_precision": 0.97,
-                                                  "deepfake_precision": 0.95}
+    assert info["uncertain_band"]["measured"] == {"uncertain_share": 0.25, "precision_real": 0.97,
+                                                  "precision_deepfake": 0.95}
+    assert info["uncertain_band"]["abstention_share"] == 0.25
 
     def listed(verdict: str) -> list[dict[str, object]]:
         r = requests.get(f"{url}/v1/predictions", params={"verdict": verdict, "page_size": 500}, timeout=30)

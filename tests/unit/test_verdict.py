@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from server.config import Config
@@ -17,6 +18,7 @@ from server.model.spec import ModelSpec, UncertainBand
 from server.service import DetectionService, _explain, image_verdict
 from server.transport.codec import model_info_to_pb, prediction_to_pb
 from tests.weights import shipped_weights_with_band
+from training.metrics import fit_uncertain_band
 
 LABELS = ("Real", "Deepfake")
 
@@ -144,15 +146,29 @@ def test_model_info_exposes_the_band(service: DetectionService) -> None:
     unbanded = service.spec
     info = model_info_to_pb(service.model_info())
     assert (info.uncertain_band.low, info.uncertain_band.high) == (0.5, 0.5) and not info.uncertain_band.fitted_on
-    measured = {"abstention_share": 0.18, "real_precision": 0.96, "deepfake_precision": 0.955, "n": 812,
-                "note": "text is left out"}
+    measured = {"uncertain_share": 0.18, "precision_real": 0.96, "precision_deepfake": 0.955, "n": 812,
+                "note": "text is left out", "other": float("nan")}
     try:
         service.spec = unbanded.replace(uncertain=UncertainBand(low=0.2, high=0.8, target_precision=0.95,
                                                                 fitted_on="calib split", measured=measured))
         band = model_info_to_pb(service.model_info()).uncertain_band
         assert (band.low, band.high, band.target_precision, band.fitted_on) == (0.2, 0.8, 0.95, "calib split")
         assert (band.abstention_share, band.real_precision, band.deepfake_precision) == (0.18, 0.96, 0.955)
-        assert dict(band.measured) == {"abstention_share": 0.18, "real_precision": 0.96, "deepfake_precision": 0.955,
+        assert dict(band.measured) == {"uncertain_share": 0.18, "precision_real": 0.96, "precision_deepfake": 0.955,
                                        "n": 812.0}
+
+        # A band as training fits it: its measured numbers reach the API's named fields.
+        rng = np.random.default_rng(0)
+        labels = rng.integers(0, 2, 2000)
+        probs = np.clip(labels * 0.35 + rng.uniform(0.0, 0.65, 2000), 0.0, 1.0)
+        fitted = fit_uncertain_band(labels, probs, 0.5, 0.95, "synthetic")
+        assert fitted.banded
+        service.spec = unbanded.replace(uncertain=fitted)
+        band = model_info_to_pb(service.model_info()).uncertain_band
+        assert (band.low, band.high, band.fitted_on) == (fitted.low, fitted.high, "synthetic")
+        assert band.abstention_share == pytest.approx(fitted.measured["uncertain_share"]) and band.abstention_share > 0
+        assert band.real_precision == pytest.approx(fitted.measured["precision_real"]) and band.real_precision >= 0.95
+        assert band.deepfake_precision == pytest.approx(fitted.measured["precision_deepfake"])
+        assert band.deepfake_precision >= 0.95
     finally:
         service.spec = unbanded
